@@ -1,0 +1,54 @@
+"""The desk: drafting, approving and publishing a police force's official posts."""
+from __future__ import annotations
+
+import os
+
+from flask import Flask
+
+from .config import ConfigError, load_dotenv_if_present, settings_from_env
+from .db import make_engine, make_session_factory
+
+__all__ = ["create_app", "ConfigError"]
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    app = Flask(__name__, instance_relative_config=True, template_folder=os.path.join(root, "templates"),
+                static_folder=os.path.join(root, "static"))
+    os.makedirs(app.instance_path, exist_ok=True)
+    load_dotenv_if_present()
+    env = dict(os.environ)
+    env.update((test_config or {}).get("ENV", {}))
+    settings = settings_from_env(app.instance_path, env)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.is_production,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=settings.is_production,
+        MAX_CONTENT_LENGTH=50 * 1024 * 1024,
+        WTF_CSRF_TIME_LIMIT=None,
+    )
+    if test_config:
+        app.config.update({k: v for k, v in test_config.items() if k != "ENV"})
+    app.config["DESK_SETTINGS"] = settings
+
+    engine = app.config.get("DESK_ENGINE") or make_engine(settings.database_url)
+    app.extensions["desk.engine"] = engine
+    app.extensions["desk.sessions"] = make_session_factory(engine)
+
+    from .extensions import csrf, login_manager
+
+    csrf.init_app(app)
+    login_manager.init_app(app)
+
+    from .web import register_web
+
+    register_web(app)
+
+    from .cli import desk_cli
+
+    app.cli.add_command(desk_cli)
+    return app

@@ -1,0 +1,89 @@
+"""Settings read from DESK_* environment variables (and a .env file when present)."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+DEV_SECRET = "dev-only-not-secret"
+
+
+class ConfigError(RuntimeError):
+    """The desk cannot start with the settings it was given."""
+
+
+def _int(env: dict, name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}.") from None
+
+
+@dataclass
+class Settings:
+    database_url: str
+    secret_key: str
+    timezone: str = "Europe/London"
+    env: str = "development"
+    media_dir: str = ""
+    worker_tick_seconds: int = 2
+    worker_batch_size: int = 20
+    max_attempts: int = 5
+    retry_base_seconds: int = 30
+    lease_seconds: int = 120
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def load_dotenv_if_present(path: str | os.PathLike = ".env") -> None:
+    """Read a .env file without overriding what the environment already says."""
+    if Path(path).is_file():
+        from dotenv import load_dotenv
+
+        load_dotenv(path, override=False)
+
+
+def settings_from_env(instance_path: str, env: dict | None = None) -> Settings:
+    env = dict(os.environ if env is None else env)
+    desk_env = env.get("DESK_ENV", "development")
+    if desk_env not in ("development", "production"):
+        raise ConfigError(f"DESK_ENV must be 'development' or 'production', not {desk_env!r}.")
+    secret = env.get("DESK_SECRET_KEY", "")
+    if not secret:
+        if desk_env != "development":
+            raise ConfigError(
+                "DESK_SECRET_KEY is not set. Outside development the desk refuses to start "
+                "without it: set it to a long random string (python -c 'import secrets; "
+                "print(secrets.token_urlsafe(48))')."
+            )
+        secret = DEV_SECRET
+    tz = env.get("DESK_TIMEZONE", "Europe/London")
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"DESK_TIMEZONE {tz!r} is not a known time zone (e.g. Europe/London).") from None
+    db_url = env.get("DESK_DATABASE_URL") or "sqlite:///" + os.path.join(instance_path, "desk.sqlite")
+    media = env.get("DESK_MEDIA_DIR") or os.path.join(instance_path, "media")
+    return Settings(
+        database_url=db_url,
+        secret_key=secret,
+        timezone=tz,
+        env=desk_env,
+        media_dir=media,
+        worker_tick_seconds=_int(env, "DESK_WORKER_TICK_SECONDS", 2),
+        worker_batch_size=_int(env, "DESK_WORKER_BATCH_SIZE", 20),
+        max_attempts=_int(env, "DESK_MAX_ATTEMPTS", 5),
+        retry_base_seconds=_int(env, "DESK_RETRY_BASE_SECONDS", 30),
+        lease_seconds=_int(env, "DESK_LEASE_SECONDS", 120),
+    )

@@ -1,0 +1,123 @@
+"""The one interface every platform adapter implements, its vocabulary, and the registry."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+# Error classes: what the worker does about a failure depends only on these.
+TRANSIENT = "transient"        # the request never took effect: retry with backoff
+RATE_LIMITED = "rate_limited"  # retry no sooner than retry_after
+AUTH = "auth"                  # the channel must be reconnected: hold its targets
+PERMANENT = "permanent"        # retrying will not help: fail, in words
+AMBIGUOUS = "ambiguous"        # it may have been published: reconcile, never blindly retry
+ERROR_CLASSES = (TRANSIENT, RATE_LIMITED, AUTH, PERMANENT, AMBIGUOUS)
+
+
+@dataclass(frozen=True)
+class Content:
+    """What goes out on one channel: the words, the link, the media, platform extras."""
+
+    text: str
+    link: str | None = None
+    media: tuple = ()
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Problem:
+    field: str
+    message: str
+
+
+@dataclass(frozen=True)
+class RemoteRef:
+    id: str
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class PublishRequest:
+    """A claimed target as the adapter sees it: plain values, no database rows."""
+
+    target_id: int
+    channel_id: int
+    content: Content
+    marker: str  # idempotency marker used to find the post again after a crash
+
+
+class PlatformError(Exception):
+    def __init__(self, error_class: str, message: str, *, code: str | None = None,
+                 retry_after: float | None = None):
+        assert error_class in ERROR_CLASSES, error_class
+        super().__init__(message)
+        self.error_class = error_class
+        self.message = message
+        self.code = code
+        self.retry_after = retry_after
+
+
+@dataclass
+class PlatformContext:
+    """What an adapter may use: settings, the session factory (training only), timeouts."""
+
+    settings: Any
+    session_factory: Any = None
+    timeout: tuple[float, float] = (5.0, 30.0)
+
+
+class Publisher:
+    platform: ClassVar[str] = ""
+    label: ClassVar[str] = ""
+
+    def __init__(self, channel, context: PlatformContext):
+        self.channel = channel
+        self.context = context
+
+    @classmethod
+    def validate(cls, content: Content) -> list[Problem]:
+        raise NotImplementedError
+
+    def publish(self, request: PublishRequest) -> RemoteRef:
+        raise NotImplementedError
+
+    def delete(self, ref: RemoteRef) -> None:
+        raise NotImplementedError
+
+    def fetch_metrics(self, ref: RemoteRef) -> dict[str, int]:
+        raise NotImplementedError
+
+    def find_published(self, request: PublishRequest) -> RemoteRef | None:
+        raise NotImplementedError
+
+    # OAuth steps; a platform without a consent flow (training) keeps these defaults.
+    def authorization_url(self, callback_url: str, state: str) -> str:
+        raise PlatformError(PERMANENT, f"{self.label} channels need no connection.")
+
+    def complete_authorization(self, callback_args: dict) -> dict:
+        raise PlatformError(PERMANENT, f"{self.label} channels need no connection.")
+
+    def refresh(self) -> dict | None:
+        return None
+
+
+_REGISTRY: dict[str, type[Publisher]] = {}
+
+
+def register(cls: type[Publisher]) -> type[Publisher]:
+    _REGISTRY[cls.platform] = cls
+    return cls
+
+
+def publisher_class(platform: str) -> type[Publisher]:
+    try:
+        return _REGISTRY[platform]
+    except KeyError:
+        raise PlatformError(PERMANENT, f"The desk cannot publish to '{platform}' yet.") from None
+
+
+def registered_platforms() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def publisher_for(channel, context: PlatformContext) -> Publisher:
+    return publisher_class(channel.platform)(channel, context)

@@ -1,0 +1,86 @@
+"""Signing in, passwords and personal access tokens."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ..clock import utcnow
+from ..models import ApiToken, User
+from . import audit_trail
+
+_hasher = PasswordHasher()
+TOKEN_PREFIX = "desk_"
+MIN_PASSWORD = 10
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def check_password(user: User, password: str) -> bool:
+    try:
+        return _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def find_user(session: Session, email: str) -> User | None:
+    return session.scalar(select(User).where(func.lower(User.email) == (email or "").strip().lower()))
+
+
+def sign_in(session: Session, email: str, password: str, address: str | None = None,
+            now: datetime | None = None) -> User | None:
+    """Check the credentials; success and failure are both audited (never the password)."""
+    now = now or utcnow()
+    user = find_user(session, email)
+    ok = user is not None and user.active and check_password(user, password)
+    if ok:
+        user.last_sign_in_at = now
+        if _hasher.check_needs_rehash(user.password_hash):
+            user.password_hash = hash_password(password)
+        audit_trail.record(session, user, "auth.sign_in", "user", user.id, now=now, details={"address": address})
+    else:
+        reason = "unknown e-mail" if user is None else ("account disabled" if not user.active else "wrong password")
+        audit_trail.record(session, None, "auth.sign_in_failed", "user", user.id if user else None, now=now,
+                           details={"email": (email or "")[:254], "address": address, "reason": reason})
+    session.commit()
+    return user if ok else None
+
+
+def sign_out(session: Session, user: User, now: datetime | None = None) -> None:
+    audit_trail.record(session, user, "auth.sign_out", "user", user.id, now=now or utcnow())
+    session.commit()
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def create_token(session: Session, actor, user: User, now: datetime | None = None) -> str:
+    """Make a personal access token; only its hash is stored, so it is shown this once."""
+    now = now or utcnow()
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = ApiToken(user_id=user.id, token_hash=_digest(token), prefix=token[:12], created_at=now)
+    session.add(row)
+    session.flush()
+    audit_trail.record(session, actor, "token.created", "user", user.id, now=now,
+                       details={"token_id": row.id, "prefix": row.prefix})
+    session.commit()
+    return token
+
+
+def user_for_token(session: Session, token: str, now: datetime | None = None) -> User | None:
+    if not token or not token.startswith(TOKEN_PREFIX):
+        return None
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token), ApiToken.revoked_at.is_(None)))
+    if row is None or not row.user.active:
+        return None
+    row.last_used_at = now or utcnow()
+    session.commit()
+    return row.user

@@ -1,0 +1,162 @@
+"""Writing, reading, exporting and verifying the audit trail."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Iterator
+
+from sqlalchemy import func, or_, select, text
+from sqlalchemy.orm import Session
+
+from .. import audit
+from ..clock import utcnow
+from ..db import is_postgres
+from ..models import AuditEvent, Channel, Target
+
+# Any constant will do: it names the advisory lock that serialises appends to the chain.
+_CHAIN_LOCK = 0x6465736B
+
+
+@dataclass(frozen=True)
+class SystemActor:
+    """A non-person actor: the worker, or an operator at the server's shell (who holds the keys anyway)."""
+
+    label: str
+    id: None = None
+    is_admin: bool = True
+    is_auditor: bool = False
+    roles_by_unit: dict = field(default_factory=dict)
+
+
+def actor_fields(actor) -> tuple[int | None, str]:
+    if actor is None:
+        return None, "anonymous"
+    if isinstance(actor, SystemActor):
+        return None, actor.label
+    return actor.id, actor.email
+
+
+def record(session: Session, actor, action: str, object_type: str, object_id=None, *,
+           details: dict | None = None, unit_id: int | None = None, channel_id: int | None = None,
+           post_id: int | None = None, now: datetime | None = None) -> AuditEvent:
+    """Append one event in the caller's transaction: it commits or rolls back with the change."""
+    # Flush first so that, on SQLite, this transaction already holds the write lock when it reads
+    # the chain's head; on PostgreSQL an advisory lock does the same across processes.
+    session.flush()
+    if is_postgres(session):
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHAIN_LOCK})
+    head = session.execute(select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)).first()
+    seq, prev = (head[0] + 1, head[1]) if head else (1, audit.GENESIS)
+    actor_id, actor_label = actor_fields(actor)
+    at = now or utcnow()
+    row = {
+        "seq": seq, "prev_hash": prev, "actor_id": actor_id, "actor": actor_label,
+        "at": audit.canonical_time(at), "action": action, "object_type": object_type,
+        "object_id": None if object_id is None else str(object_id), "unit_id": unit_id,
+        "channel_id": channel_id, "post_id": post_id, "details": audit.canonical_details(details),
+    }
+    event = AuditEvent(
+        seq=seq, at=at, actor_id=actor_id, actor=actor_label, action=action, object_type=object_type,
+        object_id=row["object_id"], unit_id=unit_id, channel_id=channel_id, post_id=post_id,
+        details=row["details"], prev_hash=prev, hash=audit.row_hash(row),
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+def event_row(e: AuditEvent) -> dict:
+    return {
+        "seq": e.seq, "prev_hash": e.prev_hash, "actor_id": e.actor_id, "actor": e.actor,
+        "at": audit.canonical_time(e.at), "action": e.action, "object_type": e.object_type,
+        "object_id": e.object_id, "unit_id": e.unit_id, "channel_id": e.channel_id, "post_id": e.post_id,
+        "details": e.details, "hash": e.hash,
+    }
+
+
+def _stream(session: Session, batch: int = 2000) -> Iterator[dict]:
+    last = 0
+    while True:
+        rows = session.scalars(select(AuditEvent).where(AuditEvent.seq > last).order_by(AuditEvent.seq).limit(batch)).all()
+        if not rows:
+            return
+        for e in rows:
+            yield event_row(e)
+        last = rows[-1].seq
+        session.expunge_all()
+
+
+def verify(session: Session) -> audit.ChainReport:
+    return audit.verify_chain(_stream(session))
+
+
+@dataclass
+class AuditFilter:
+    actor_id: int | None = None
+    unit_id: int | None = None
+    channel_id: int | None = None
+    post_id: int | None = None
+    action: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def _filtered(stmt, f: AuditFilter):
+    if f.actor_id:
+        stmt = stmt.where(AuditEvent.actor_id == f.actor_id)
+    if f.unit_id:
+        # A post belongs to every unit it targets: match it through its channels.
+        unit_channels = select(Channel.id).where(Channel.unit_id == f.unit_id)
+        unit_posts = select(Target.post_id).where(Target.channel_id.in_(unit_channels))
+        stmt = stmt.where(or_(AuditEvent.unit_id == f.unit_id, AuditEvent.channel_id.in_(unit_channels),
+                              AuditEvent.post_id.in_(unit_posts)))
+    if f.channel_id:
+        stmt = stmt.where(AuditEvent.channel_id == f.channel_id)
+    if f.post_id:
+        stmt = stmt.where(AuditEvent.post_id == f.post_id)
+    if f.action:
+        stmt = stmt.where(AuditEvent.action.like(f.action.replace("*", "%")))
+    if f.since:
+        stmt = stmt.where(AuditEvent.at >= f.since)
+    if f.until:
+        stmt = stmt.where(AuditEvent.at < f.until)
+    return stmt
+
+
+def query(session: Session, f: AuditFilter, page: int = 1, per_page: int = 50) -> tuple[list[AuditEvent], int]:
+    total = session.scalar(_filtered(select(func.count(AuditEvent.id)), f)) or 0
+    rows = session.scalars(
+        _filtered(select(AuditEvent), f).order_by(AuditEvent.seq.desc()).offset((page - 1) * per_page).limit(per_page)
+    ).all()
+    return list(rows), total
+
+
+CSV_COLUMNS = ["seq", "at", "actor", "actor_id", "action", "object_type", "object_id", "unit_id", "channel_id",
+               "post_id", "details", "prev_hash", "hash"]
+
+
+def export_csv(session: Session, f: AuditFilter, out: io.TextIOBase) -> int:
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    count = 0
+    last = 0
+    while True:
+        rows = session.scalars(_filtered(select(AuditEvent), f).where(AuditEvent.seq > last)
+                               .order_by(AuditEvent.seq).limit(2000)).all()
+        if not rows:
+            return count
+        for e in rows:
+            r = event_row(e)
+            writer.writerow([r[c] if c != "at" else r["at"] for c in CSV_COLUMNS])
+            count += 1
+        last = rows[-1].seq
+
+
+def details_of(event: AuditEvent) -> dict:
+    try:
+        return json.loads(event.details or "{}")
+    except ValueError:
+        return {}

@@ -1,0 +1,35 @@
+"""What every use case shares: loading with a clear 404, and refusing with an audit event."""
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..clock import utcnow
+from ..errors import NotFound, PermissionDenied
+from . import audit_trail
+
+
+def get_or_404(session: Session, model, object_id, what: str):
+    obj = session.get(model, object_id) if object_id is not None else None
+    if obj is None:
+        raise NotFound(f"There is no {what} {object_id}.")
+    return obj
+
+
+def lock(session: Session, model, object_id):
+    """Load a row for update (only that row, not what it eagerly joins), refreshed from the database."""
+    stmt = select(model).where(model.id == object_id).with_for_update(of=model)
+    return session.scalars(stmt.execution_options(populate_existing=True)).unique().one()
+
+
+def ensure(session: Session, allowed: bool, actor, action: str, message: str, *, object_type: str,
+           object_id=None, post_id=None, unit_id=None, channel_id=None) -> None:
+    """Refuse a forbidden action: the refusal itself is audited and committed, then raised."""
+    if allowed:
+        return
+    session.rollback()
+    audit_trail.record(session, actor, "access.refused", object_type, object_id,
+                       details={"attempted": action, "reason": message},
+                       post_id=post_id, unit_id=unit_id, channel_id=channel_id, now=utcnow())
+    session.commit()
+    raise PermissionDenied(message)

@@ -1,0 +1,63 @@
+"""The web layer: request-scoped database sessions, sign-in, error pages and the blueprints."""
+from __future__ import annotations
+
+from flask import Flask, current_app, flash, g, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from .. import permissions, workflow
+from ..errors import DeskError, NotFound, PermissionDenied
+from ..extensions import login_manager
+from ..models import User
+from ..timezones import display
+
+
+def db():
+    """The request's database session, opened on first use and closed at teardown."""
+    if "db" not in g:
+        g.db = current_app.extensions["desk.sessions"]()
+    return g.db
+
+
+def settings():
+    return current_app.config["DESK_SETTINGS"]
+
+
+def register_web(app: Flask) -> None:
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Sign in to use the desk."
+    login_manager.login_message_category = "info"
+
+    @login_manager.user_loader
+    def load_user(user_id: str):
+        user = db().get(User, int(user_id))
+        return user if user is not None and user.active else None
+
+    @app.teardown_appcontext
+    def close_db(_exc):
+        session = g.pop("db", None)
+        if session is not None:
+            session.close()
+
+    @app.template_filter("local")
+    def local_time(moment, with_zone=True):
+        return display(moment, settings().zone, with_zone)
+
+    @app.context_processor
+    def inject():
+        return {"perm": permissions, "wf": workflow, "desk_timezone": settings().timezone,
+                "user": current_user}
+
+    @app.errorhandler(DeskError)
+    def desk_error(exc: DeskError):
+        if request.path.startswith("/api/"):
+            return jsonify(error=exc.code, message=exc.message, fields=exc.field_errors or None), exc.http_status
+        if isinstance(exc, (PermissionDenied, NotFound)):
+            return render_template("error.html", error=exc), exc.http_status
+        flash(exc.message, "error")
+        return redirect(request.referrer or url_for("main.dashboard"))
+
+    from . import admin, approvals, audit_views, auth, channels, main, posts
+    from .api import api
+
+    for bp in (auth.bp, main.bp, posts.bp, approvals.bp, channels.bp, admin.bp, audit_views.bp, api):
+        app.register_blueprint(bp)

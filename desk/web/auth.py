@@ -1,0 +1,51 @@
+"""Signing in and out."""
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+from wtforms import EmailField, PasswordField
+from wtforms.validators import DataRequired
+from flask_wtf import FlaskForm
+
+from ..services import accounts
+from . import db
+
+bp = Blueprint("auth", __name__)
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("E-mail", validators=[DataRequired()])
+    password = PasswordField("Password", validators=[DataRequired()])
+
+
+def _safe_next(target: str | None) -> str:
+    # Only same-site paths: an open redirect would let a phishing link borrow the desk's name.
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return url_for("main.dashboard")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """Sign in with e-mail and password."""
+    if current_user.is_authenticated:
+        return redirect(url_for("main.dashboard"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = accounts.sign_in(db(), form.email.data, form.password.data, request.remote_addr)
+        if user:
+            login_user(user)
+            return redirect(_safe_next(request.args.get("next")))
+        form.password.errors.append("That e-mail and password do not match an active account. Try again, "
+                                    "or ask a desk administrator to reset your password.")
+    return render_template("auth/login.html", form=form)
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required
+def logout():
+    """Sign out."""
+    accounts.sign_out(db(), current_user._get_current_object())
+    logout_user()
+    flash("You have signed out.", "info")
+    return redirect(url_for("auth.login"))
