@@ -61,3 +61,9 @@ def register_web(app: Flask) -> None:
 
     for bp in (auth.bp, main.bp, posts.bp, approvals.bp, channels.bp, admin.bp, audit_views.bp, api):
         app.register_blueprint(bp)
+
+
+def platform_context():
+    from ..platforms import PlatformContext
+
+    return PlatformContext(settings=settings(), session_factory=current_app.extensions["desk.sessions"])
