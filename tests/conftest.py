@@ -16,6 +16,21 @@ PG_URL = os.environ.get("DESK_TEST_DATABASE_URL")
 OPERATOR = SystemActor("cli:test-setup")
 PASSWORD = "correct horse battery"
 
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hashing():
+    """Argon2 with its production cost takes ~50 ms a hash; tests make hundreds. Same code, cheaper cost."""
+    from argon2 import PasswordHasher
+
+    from desk.services import accounts
+
+    original = accounts._hasher
+    accounts._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    yield
+    accounts._hasher = original
+
+
 DB_PARAMS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
