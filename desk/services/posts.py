@@ -68,9 +68,11 @@ def problems_of(post: Post, now: datetime) -> dict[str, list[str]]:
             msgs = problems.setdefault(key, [])
             if label + p.message not in msgs:
                 msgs.append(label + p.message)
-        if t.scheduled_at is not None and t.scheduled_at <= now:
-            problems.setdefault(target_field(t.channel_id, "scheduled_at"), []).append(
-                "That time has already passed: choose a later time, or 'As soon as approved'.")
+        key = target_field(t.channel_id, "scheduled_at")
+        try:
+            wf.check_schedule(t.scheduled_at, now, field=key)
+        except ValidationFailed as exc:
+            problems.setdefault(key, []).extend(exc.field_errors[key])
     return problems
 
 
