@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Flask, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
+from flask_wtf.csrf import CSRFError
 
 from .. import permissions, workflow
 from ..errors import DeskError, NotFound, PermissionDenied
@@ -55,6 +56,16 @@ def register_web(app: Flask) -> None:
             return render_template("error.html", error=exc), exc.http_status
         flash(exc.message, "error")
         return redirect(request.referrer or url_for("main.dashboard"))
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError):
+        if request.path.startswith("/api/"):
+            return jsonify(error="csrf", message=exc.description, fields=None), 400
+        error = DeskError("The form had expired or did not come from the desk's own page, so nothing was "
+                          "changed. Go back, reload the page and send it again (your browser usually keeps "
+                          "what you typed).")
+        error.http_status = 400
+        return render_template("error.html", error=error, title="Form expired"), 400
 
     from . import admin, approvals, audit_views, auth, channels, main, posts
     from .api import api
