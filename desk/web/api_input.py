@@ -1,0 +1,189 @@
+"""The API's JSON in: the shape of each request body and query string, checked before any service runs.
+
+A client's developer gets every problem at once, keyed by where it sits in the request
+("targets[1].scheduled_at"), and nothing is saved while the request itself is malformed.
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from flask import request
+
+from ..errors import ValidationFailed
+from ..models import Post
+from ..services.audit_trail import AuditFilter
+from ..services.posts import PostInput, TargetInput
+from ..timezones import parse_iso
+
+MISSING = object()
+MAX_PER_PAGE = 200
+NOTHING_SAVED = "The request has problems, so nothing was changed: see `fields`, correct it and send it again."
+
+
+class InvalidJson(ValidationFailed):
+    code = "invalid_json"
+
+
+def json_body(required: bool = True) -> dict:
+    """The request's JSON object; an empty body counts as {} where every field is optional."""
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        if required:
+            raise InvalidJson("The request needs a JSON object as its body (Content-Type: application/json).")
+        return {}
+    try:
+        data = json.loads(raw)
+    except UnicodeDecodeError:
+        raise InvalidJson("The body is not UTF-8 text, so it cannot be JSON. Nothing was changed.") from None
+    except ValueError as exc:
+        raise InvalidJson(f"The body is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}). "
+                          "Nothing was changed.") from None
+    if not isinstance(data, dict):
+        raise InvalidJson(f"The body must be a JSON object, not {_kind(data)}. Nothing was changed.")
+    return data
+
+
+def _kind(value) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return {str: "a string", list: "an array", dict: "an object"}.get(type(value), type(value).__name__)
+
+
+class Shape:
+    """Collects the problems of one request's body; `done()` raises them together."""
+
+    def __init__(self):
+        self.errors: dict[str, list[str]] = {}
+
+    def add(self, path: str, message: str) -> None:
+        self.errors.setdefault(path, []).append(message)
+
+    def only(self, obj: dict, allowed: set[str], prefix: str = "") -> None:
+        for key in obj:
+            if key not in allowed:
+                self.add(prefix + key, f"Unknown field '{key}': the fields here are {', '.join(sorted(allowed))}.")
+
+    def string(self, obj: dict, key: str, path: str, *, required=False, nullable=True):
+        value = obj.get(key, MISSING)
+        if value is MISSING:
+            if required:
+                self.add(path, "Required.")
+        elif value is None:
+            if not nullable:
+                self.add(path, "Must be a string, not null.")
+        elif not isinstance(value, str):
+            self.add(path, f"Must be a string{' or null' if nullable else ''}, not {_kind(value)}.")
+            return MISSING
+        return value
+
+    def integer(self, obj: dict, key: str, path: str):
+        value = obj.get(key, MISSING)
+        if value is MISSING:
+            self.add(path, "Required: the channel's id (GET /api/v1/channels lists them).")
+        elif isinstance(value, bool) or not isinstance(value, int):
+            self.add(path, f"Must be an integer, not {_kind(value)}.")
+            return MISSING
+        return value
+
+    def time(self, value, path: str):
+        if value is MISSING or value is None:
+            return value
+        try:
+            return parse_iso(value)
+        except ValidationFailed as exc:
+            self.add(path, exc.message)
+            return MISSING
+
+    def done(self) -> None:
+        if self.errors:
+            raise ValidationFailed(NOTHING_SAVED, field_errors=self.errors)
+
+
+def _keep(value, default):
+    return default if value is MISSING else value
+
+
+def post_input(data: dict, existing: Post | None = None) -> PostInput:
+    """POST takes body and targets; PATCH (with `existing`) keeps whatever it does not mention,
+    down to each target's text and time when its channel stays."""
+    shape = Shape()
+    shape.only(data, {"body", "link", "targets"})
+    body = shape.string(data, "body", "body", required=existing is None, nullable=False)
+    link = shape.string(data, "link", "link")
+    raw_targets = data.get("targets", MISSING)
+    old = {t.channel_id: t for t in existing.targets} if existing else {}
+    targets: list[TargetInput] | None = None
+    if raw_targets is MISSING:
+        if existing is None:
+            shape.add("targets", "Required: a list of {channel_id, text, scheduled_at}, one per channel.")
+    elif not isinstance(raw_targets, list):
+        shape.add("targets", f"Must be an array of targets, not {_kind(raw_targets)}.")
+    else:
+        targets, seen = [], set()
+        for i, item in enumerate(raw_targets):
+            path = f"targets[{i}]"
+            if not isinstance(item, dict):
+                shape.add(path, f"Must be an object {{channel_id, text, scheduled_at}}, not {_kind(item)}.")
+                continue
+            shape.only(item, {"channel_id", "text", "scheduled_at"}, path + ".")
+            channel_id = shape.integer(item, "channel_id", path + ".channel_id")
+            text = shape.string(item, "text", path + ".text")
+            when = shape.string(item, "scheduled_at", path + ".scheduled_at")
+            when = shape.time(when, path + ".scheduled_at")
+            if channel_id is MISSING:
+                continue
+            if channel_id in seen:
+                shape.add(path + ".channel_id", f"Channel {channel_id} is listed twice: give each channel once.")
+            seen.add(channel_id)
+            before = old.get(channel_id)
+            targets.append(TargetInput(channel_id, _keep(text, before.text if before else None),
+                                       _keep(when, before.scheduled_at if before else None)))
+    shape.done()
+    if existing is None:
+        return PostInput(body=body, link=_keep(link, None), targets=targets)
+    if targets is None:
+        targets = [TargetInput(t.channel_id, t.text, t.scheduled_at) for t in existing.targets]
+    return PostInput(body=_keep(body, existing.body), link=_keep(link, existing.link), targets=targets)
+
+
+def fields(data: dict, spec: dict[str, bool]) -> dict:
+    """A small action body: {name: required}; every field a string (or null when optional)."""
+    shape = Shape()
+    shape.only(data, set(spec))
+    values = {name: shape.string(data, name, name, required=required, nullable=not required)
+              for name, required in spec.items()}
+    shape.done()
+    return {name: (None if value is MISSING else value) for name, value in values.items()}
+
+
+AUDIT_INTS = ("actor_id", "unit_id", "channel_id", "post_id")
+
+
+def audit_query(args) -> tuple[AuditFilter, int, int]:
+    """The audit listing's filters and paging, from the query string."""
+    shape = Shape()
+    shape.only(args, {*AUDIT_INTS, "action", "since", "until", "page", "per_page"})
+    ints: dict[str, int | None] = {}
+    for name in (*AUDIT_INTS, "page", "per_page"):
+        text = args.get(name)
+        ints[name] = None
+        if text is None or text == "":
+            continue
+        if not text.isdigit() or int(text) < 1:
+            shape.add(name, f"Must be a whole number of 1 or more, not '{text}'.")
+        else:
+            ints[name] = int(text)
+    if ints["per_page"] and ints["per_page"] > MAX_PER_PAGE:
+        shape.add("per_page", f"At most {MAX_PER_PAGE} events a page; ask for the next page for more.")
+    times: dict[str, datetime | None] = {}
+    for name in ("since", "until"):
+        value = shape.time(args.get(name) or MISSING, name)
+        times[name] = None if value is MISSING else value
+    shape.done()
+    audit_filter = AuditFilter(**{k: ints[k] for k in AUDIT_INTS}, action=args.get("action") or None, **times)
+    return audit_filter, ints["page"] or 1, ints["per_page"] or 50

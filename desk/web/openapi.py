@@ -1,0 +1,251 @@
+"""The OpenAPI 3.1 description of /api/v1, as Python data; served at /api/v1/openapi.json.
+
+Enumerations come from the domain modules, so a new state shows up here without a second edit;
+tests check that every route is described and that real answers fit their schemas.
+"""
+from __future__ import annotations
+
+import copy
+
+from .. import workflow as wf
+from ..models import CHANNEL_STATUSES, PLATFORMS, ROLES
+from ..platforms.base import ERROR_CLASSES
+from .api_input import MAX_PER_PAGE
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _null(schema: dict) -> dict:
+    """The same schema, or null."""
+    if "type" in schema:
+        types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+        out = {**schema, "type": [*types, "null"]}
+        if "enum" in out:
+            out["enum"] = [*out["enum"], None]
+        return out
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def _obj(properties: dict, required: list[str] | None = None, description: str | None = None) -> dict:
+    """A closed object: every property listed (all required unless said), nothing else."""
+    schema = {"type": "object", "properties": properties,
+              "required": list(properties) if required is None else required, "additionalProperties": False}
+    if description:
+        schema["description"] = description
+    return schema
+
+
+STR, INT, BOOL = {"type": "string"}, {"type": "integer"}, {"type": "boolean"}
+TIME = {"type": "string", "format": "date-time", "description": "ISO 8601 in UTC, e.g. 2026-06-01T09:00:00Z."}
+TIME_IN = {"type": "string", "format": "date-time",
+           "description": "ISO 8601 with its UTC offset (e.g. 2026-06-01T10:00:00+01:00 or ...Z); "
+                          "a time without an offset is refused."}
+FIELD_ERRORS = {"type": "object", "additionalProperties": {"type": "array", "items": STR},
+                "description": "Messages per field. In a request's shape: its path ('targets[1].scheduled_at'); "
+                               "in a saved post's problems: 'body', 'link', 'targets', or "
+                               "'targets.<channel_id>.text' / 'targets.<channel_id>.scheduled_at'."}
+ACTIONS = ["edit", "submit", "approve", "reject", "withdraw", "retract"]
+
+SCHEMAS = {
+    "Error": _obj({
+        "error": {"type": "string", "description": "A stable code: unauthorized, forbidden, not_found, "
+                  "method_not_allowed, invalid, invalid_json, conflict, error, ..."},
+        "message": {"type": "string", "description": "What happened, what was kept and what to do, in words."},
+        "fields": _null(FIELD_ERRORS),
+    }),
+    "FieldErrors": FIELD_ERRORS,
+    "Person": _obj({"id": INT, "name": STR, "email": STR}),
+    "Role": _obj({"unit_id": INT, "unit_code": STR, "unit_name": STR, "role": {"type": "string", "enum": list(ROLES)}}),
+    "Me": _obj({"id": INT, "name": STR, "email": STR, "is_admin": BOOL, "is_auditor": BOOL,
+                "roles": {"type": "array", "items": _ref("Role")}}),
+    "Channel": _obj({
+        "id": INT, "name": STR, "platform": {"type": "string", "enum": list(PLATFORMS)},
+        "status": {"type": "string", "enum": list(CHANNEL_STATUSES)}, "status_reason": _null(STR),
+        "approvals_required": {"type": "integer", "minimum": 1},
+        "unit": _obj({"id": INT, "code": STR, "name": STR}),
+        "live_from": _null(TIME), "live_until": _null(TIME),
+        "may_draft": BOOL, "may_approve": BOOL,
+    }),
+    "ChannelList": _obj({"channels": {"type": "array", "items": _ref("Channel")}}),
+    "Target": _obj({
+        "id": INT, "channel_id": INT, "channel_name": STR, "platform": STR,
+        "text": _null({**STR, "description": "This channel's own text; null: the post's body."}),
+        "effective_text": {**STR, "description": "What goes out on this channel."},
+        "scheduled_at": _null({**TIME, "description": "When it goes out; null: as soon as approved."}),
+        "state": {"type": "string", "enum": list(wf.TARGET_STATE_LABELS)}, "state_label": STR,
+        "attempts": INT, "next_attempt_at": _null(TIME), "published_at": _null(TIME),
+        "remote_id": _null(STR), "remote_url": _null(STR),
+        "error_class": _null({"type": "string", "enum": list(ERROR_CLASSES)}),
+        "error_message": _null(STR), "held_reason": _null(STR),
+    }),
+    "Approval": _obj({
+        "id": INT, "approver": _ref("Person"), "decision": {"type": "string", "enum": ["approve", "reject"]},
+        "content_hash": STR, "comment": _null(STR), "decided_at": TIME, "withdrawn_at": _null(TIME),
+        "counts": {**BOOL, "description": "Whether it counts for the post's current version."},
+    }),
+    "Post": _obj({
+        "id": INT, "state": {"type": "string", "enum": list(wf.POST_STATE_LABELS)}, "state_label": STR,
+        "version": INT, "content_hash": {**STR, "description": "What an approval is bound to; send it back as "
+                                         "expected_hash to approve only the version you read."},
+        "body": STR, "link": _null(STR), "author": _ref("Person"),
+        "created_at": TIME, "updated_at": TIME, "submitted_at": _null(TIME),
+        "rejection_comment": _null(STR), "retraction_reason": _null(STR),
+        "targets": {"type": "array", "items": _ref("Target")},
+        "approvals": {"type": "array", "items": _ref("Approval")},
+        "outstanding_approvals": {"type": "array", "items": _obj({"channel_id": INT, "approvals_needed": INT}),
+                                  "description": "While in review: the approvals each channel still needs."},
+        "problems": {**_ref("FieldErrors"), "description": "What stops a draft being submitted (empty when "
+                     "nothing does). The draft is saved all the same."},
+        "allowed_actions": {"type": "array", "items": {"type": "string", "enum": ACTIONS},
+                            "description": "What the caller may do to the post now."},
+    }),
+    "TargetInput": _obj({
+        "channel_id": INT,
+        "text": _null({**STR, "description": "This channel's own text; null or absent: the post's body."}),
+        "scheduled_at": _null({**TIME_IN, "description": TIME_IN["description"] + " Null or absent: as soon "
+                               "as approved. In a PATCH, absent keeps the channel's current time."}),
+    }, required=["channel_id"]),
+    "PostCreate": _obj({
+        "body": STR, "link": _null(STR),
+        "targets": {"type": "array", "items": _ref("TargetInput"), "description": "One per channel."},
+    }, required=["body", "targets"]),
+    "PostPatch": _obj({
+        "body": STR, "link": _null(STR),
+        "targets": {"type": "array", "items": _ref("TargetInput"),
+                    "description": "The post's channels from now on (a channel left out is dropped)."},
+    }, required=[], description="Fields left out keep their value."),
+    "SubmitInput": _obj({}, description="Nothing to send; an empty body is fine."),
+    "ApproveInput": _obj({"expected_hash": _null(STR), "comment": _null(STR)}, required=[]),
+    "RejectInput": _obj({"comment": {**STR, "description": "Why, for the author."}, "expected_hash": _null(STR)},
+                        required=["comment"]),
+    "WithdrawInput": _obj({"reason": _null(STR)}, required=[]),
+    "RetractInput": _obj({"reason": {**STR, "description": "Goes on the record."}}),
+    "AuditEvent": _obj({
+        "seq": INT, "at": TIME, "actor_id": _null(INT), "actor": STR, "action": STR, "object_type": STR,
+        "object_id": _null(STR), "unit_id": _null(INT), "channel_id": _null(INT), "post_id": _null(INT),
+        "details": {"type": "object"}, "prev_hash": STR, "hash": STR,
+    }),
+    "AuditPage": _obj({
+        "events": {"type": "array", "items": _ref("AuditEvent"), "description": "Newest first."},
+        "page": INT, "per_page": INT, "total": INT, "pages": INT, "next_page": _null(INT),
+    }),
+}
+
+_ERRORS = {
+    400: "The request is malformed or breaks a rule; `fields` says where. Nothing was changed.",
+    401: "No token, or not a valid one.",
+    403: "The caller may not do this (the refusal is on the audit trail).",
+    404: "No such post.",
+    409: "The post's state does not allow this, or it changed since the caller read it.",
+}
+RESPONSES = {str(code): {"description": words, "content": {"application/json": {"schema": _ref("Error")}}}
+             for code, words in _ERRORS.items()}
+RESPONSES["401"]["headers"] = {"WWW-Authenticate": {"schema": STR, "description": 'Bearer realm="desk"'}}
+RESPONSES["default"] = {"description": "Any other error (405 for a method the route does not take, ...).",
+                        "content": {"application/json": {"schema": _ref("Error")}}}
+
+
+def _json(schema_name: str, description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": _ref(schema_name)}}}
+
+
+def _op(op_id: str, summary: str, ok: tuple[int, str, str], errors: tuple[int, ...], *,
+        body: str | None = None, body_required: bool = True, parameters: list | None = None) -> dict:
+    op = {"operationId": op_id, "summary": summary, "responses": {str(ok[0]): _json(ok[1], ok[2])}}
+    for code in (401, *errors):
+        op["responses"][str(code)] = {"$ref": f"#/components/responses/E{code}"}
+    op["responses"]["default"] = {"$ref": "#/components/responses/Edefault"}
+    if body:
+        op["requestBody"] = {"required": body_required, "content": {"application/json": {"schema": _ref(body)}}}
+    if parameters:
+        op["parameters"] = parameters
+    return op
+
+
+POST_ID = {"name": "post_id", "in": "path", "required": True, "schema": INT}
+
+
+def _action(name: str, summary: str, body: str, required: bool, errors=(400, 403, 404, 409)) -> dict:
+    return {"post": _op(f"{name}Post", summary, (200, "Post", "The post after the action."), errors,
+                        body=body, body_required=required)}
+
+
+def _query(name: str, schema: dict, description: str) -> dict:
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+
+
+POSITIVE = {"type": "integer", "minimum": 1}
+AUDIT_PARAMETERS = [
+    _query("actor_id", POSITIVE, "Only what this person did."),
+    _query("unit_id", POSITIVE, "Only events about this unit, its channels, or posts to them."),
+    _query("channel_id", POSITIVE, "Only events about this channel."),
+    _query("post_id", POSITIVE, "Only events about this post."),
+    _query("action", STR, "An action such as post.approved; '*' matches anything (post.*)."),
+    _query("since", TIME_IN, "From this time (inclusive)."),
+    _query("until", TIME_IN, "Up to this time (exclusive)."),
+    _query("page", POSITIVE, "Page number, from 1."),
+    _query("per_page", {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE, "default": 50},
+           f"Events a page, at most {MAX_PER_PAGE}."),
+]
+
+PATHS = {
+    "/openapi.json": {"get": {
+        "operationId": "openapi", "summary": "This description.", "security": [],
+        "responses": {"200": {"description": "The OpenAPI document.",
+                              "content": {"application/json": {"schema": {"type": "object"}}}}}}},
+    "/me": {"get": _op("me", "Who the token belongs to, and their roles.", (200, "Me", "The caller."), ())},
+    "/channels": {"get": _op("listChannels", "Channels the caller may draft or approve for (all, for admins "
+                             "and auditors).", (200, "ChannelList", "The channels."), ())},
+    "/posts": {"post": {**_op("createPost", "Save a new draft.",
+                              (201, "Post", "The saved draft, with any problems that would stop its submission."),
+                              (400, 403), body="PostCreate")}},
+    "/posts/{post_id}": {
+        "parameters": [POST_ID],
+        "get": _op("getPost", "A post, its targets' states, approvals and what it still needs.",
+                   (200, "Post", "The post."), (403, 404)),
+        "patch": _op("updatePost", "Edit a post; fields left out keep their value. A change withdraws its "
+                     "approvals and makes it a draft again.", (200, "Post", "The saved post."),
+                     (400, 403, 404, 409), body="PostPatch"),
+    },
+    "/posts/{post_id}/submit": _action("submit", "Send a draft for approval.", "SubmitInput", False),
+    "/posts/{post_id}/approve": _action("approve", "Approve (not one's own post). With expected_hash, only "
+                                        "if it is still that version (409 otherwise).", "ApproveInput", False),
+    "/posts/{post_id}/reject": _action("reject", "Reject, with a comment for the author.", "RejectInput", True),
+    "/posts/{post_id}/withdraw": _action("withdraw", "Withdraw a post that has not gone out.",
+                                         "WithdrawInput", False),
+    "/posts/{post_id}/retract": _action("retract", "Delete a published post from its platforms, with a "
+                                        "reason.", "RetractInput", True),
+    "/audit": {"get": _op("listAudit", "The audit trail, newest first (auditors and administrators).",
+                          (200, "AuditPage", "A page of events."), (400, 403), parameters=AUDIT_PARAMETERS)},
+}
+for _path, _item in PATHS.items():
+    if _path.startswith("/posts/{post_id}/"):
+        _item["parameters"] = [POST_ID]
+PATHS["/posts"]["post"]["responses"]["201"]["headers"] = {
+    "Location": {"schema": STR, "description": "The new post's address in this API."}}
+
+
+def document() -> dict:
+    """A fresh copy each time, so that no caller can alter what the next one is served."""
+    return copy.deepcopy({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "The desk",
+            "version": "1",
+            "description": "Drafting, four-eyes approval and scheduling of the force's official posts, with "
+                           "the same rules as the web desk. Authenticate with a personal access token "
+                           "(`flask --app app desk create-token EMAIL`) as `Authorization: Bearer <token>`. "
+                           "Errors are JSON: a stable `error` code, a `message` in words, and `fields`.",
+        },
+        "servers": [{"url": "/api/v1"}],
+        "security": [{"bearerAuth": []}],
+        "paths": PATHS,
+        "components": {
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",
+                                               "description": "A personal access token (desk_...)."}},
+            "schemas": SCHEMAS,
+            "responses": {f"E{code}": response for code, response in RESPONSES.items()},
+        },
+    })
