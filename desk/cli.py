@@ -1,4 +1,287 @@
-"""flask --app app desk ...: the operator's commands (stub: filled in next)."""
-import click
+"""flask --app app desk ...: the operator's commands. Each one calls a service, as the web views do.
 
-desk_cli = click.Group("desk", help="Operate the desk: database, users, channels, worker, audit.")
+The operator acts as `cli:<os user>`, so what they change is in the audit trail like anything else.
+A wrong argument or a refused change is one line on standard error and a non-zero exit.
+"""
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+from contextlib import contextmanager
+from datetime import timedelta
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from .errors import DeskError, ValidationFailed
+from .models import Unit
+from .services.audit_trail import SystemActor
+
+desk_cli = AppGroup("desk", help="Operate the desk: database, users, channels, worker, audit.")
+
+
+def operator() -> SystemActor:
+    try:
+        name = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (a bare container): the uid still says who
+        name = f"uid{os.getuid()}"
+    return SystemActor(f"cli:{name}")
+
+
+def settings():
+    return current_app.config["DESK_SETTINGS"]
+
+
+@contextmanager
+def session_scope():
+    """A session of the app's shared factory; a domain refusal becomes a one-line error."""
+    with current_app.extensions["desk.sessions"]() as session:
+        try:
+            yield session
+        except DeskError as exc:
+            session.rollback()
+            raise click.ClickException(_one_line(exc)) from None
+
+
+# The services name form fields; the operator typed these.
+_ARG_NAMES = {"code": "CODE", "email": "EMAIL", "role": "ROLE", "name": "--name", "platform": "--platform",
+              "approvals_required": "--approvals-required", "line_manager": "--line-manager",
+              "password": "the password"}
+
+
+def _one_line(exc: DeskError) -> str:
+    fields = [_ARG_NAMES.get(k, k) for k in exc.field_errors]
+    if len(fields) == 1:
+        return f"{fields[0]}: {exc.message}"
+    if fields:
+        return "; ".join(f"{_ARG_NAMES.get(k, k)}: {' '.join(v)}" for k, v in exc.field_errors.items())
+    return exc.message
+
+
+def find_unit(session, code: str) -> Unit:
+    unit = session.scalar(select(Unit).where(Unit.code == (code or "").strip().upper()))
+    if unit is None:
+        known = ", ".join(session.scalars(select(Unit.code).order_by(Unit.code))) or "none yet"
+        raise click.ClickException(f"There is no unit {code!r} (units: {known}). Create it with create-unit.")
+    return unit
+
+
+def find_user(session, email: str):
+    from .services.accounts import find_user as lookup
+
+    user = lookup(session, email)
+    if user is None:
+        raise click.ClickException(f"There is no user {email!r}. Create them with create-user.")
+    return user
+
+
+def read_password() -> str:
+    """From standard input only: never an argument (it would sit in the shell history and `ps`)."""
+    stdin = click.get_text_stream("stdin")
+    if stdin.isatty():
+        return click.prompt("Password", hide_input=True, confirmation_prompt=True, err=True)
+    password = stdin.readline().rstrip("\r\n")
+    if not password:
+        raise click.ClickException("No password on standard input. Pipe it in, e.g. "
+                                   "`printf '%s\\n' \"$PW\" | flask --app app desk create-user ...`.")
+    return password
+
+
+# ---- database -----------------------------------------------------------------------------------
+
+@desk_cli.command("upgrade-db")
+def upgrade_db():
+    """Apply the Alembic migrations (the only way the schema is made)."""
+    from .migrate import current_revision, upgrade
+
+    engine = current_app.extensions["desk.engine"]
+    upgrade(engine)
+    click.echo(f"Database {engine.url.render_as_string(hide_password=True)} is at revision "
+               f"{current_revision(engine)}.")
+
+
+@desk_cli.command("demo")
+@click.option("--if-empty", is_flag=True, help="Succeed quietly when the desk already has users.")
+def demo(if_empty):
+    """Load the demo units, people, channels and posts into an empty desk."""
+    from . import demo as demo_data
+
+    with session_scope() as s:
+        if if_empty and demo_data.has_users(s):
+            click.echo("The desk already has users: demo data not loaded.")
+        else:
+            counts = demo_data.load(s, operator(), settings().zone)
+            click.echo("Demo data loaded: " + ", ".join(f"{n} {what}" for what, n in counts.items()) + ".")
+        if demo_data.has_demo_users(s):
+            click.echo(f"Demo sign-ins (password {demo_data.PASSWORD}, demo only):")
+            for email, who in demo_data.sign_ins():
+                click.echo(f"  {email:<26} {who}")
+
+
+# ---- units, users, channels, tokens -------------------------------------------------------------
+
+@desk_cli.command("create-unit")
+@click.argument("code")
+@click.option("--name", required=True, help="The unit's full name, e.g. 'Public Order'.")
+def create_unit(code, name):
+    """Create a unit (CODE such as CO11)."""
+    from .services import admin
+
+    with session_scope() as s:
+        unit = admin.create_unit(s, operator(), code, name)
+        click.echo(f"Unit {unit.code} ({unit.name}) created.")
+
+
+@desk_cli.command("create-user")
+@click.argument("email")
+@click.option("--name", required=True, help="The person's name.")
+@click.option("--password-stdin", "password_stdin", is_flag=True,
+              help="Read the password from standard input (the only way to give it).")
+@click.option("--admin", "is_admin", is_flag=True, help="A desk administrator.")
+@click.option("--auditor", "is_auditor", is_flag=True, help="May read, export and verify the audit trail.")
+@click.option("--line-manager", metavar="EMAIL", help="Their line manager (an existing user).")
+def create_user(email, name, password_stdin, is_admin, is_auditor, line_manager):
+    """Create a user; the password comes from standard input."""
+    from .services import admin
+
+    if not password_stdin:
+        raise click.UsageError("Give the password on standard input with --password-stdin; "
+                               "the desk never takes one on the command line.")
+    password = read_password()
+    with session_scope() as s:
+        user = admin.create_user(s, operator(), email, name, password, is_admin=is_admin, is_auditor=is_auditor,
+                                 line_manager_email=line_manager)
+        click.echo(f"User {user.email} created.")
+
+
+@desk_cli.command("add-membership")
+@click.argument("email")
+@click.argument("unit_code")
+@click.argument("role")
+def add_membership(email, unit_code, role):
+    """Give a user a ROLE (author, approver, unit_admin) in a unit."""
+    from .services import admin
+
+    with session_scope() as s:
+        user, unit = find_user(s, email), find_unit(s, unit_code)
+        admin.add_membership(s, operator(), user.id, unit.id, role)
+        click.echo(f"{user.email} is now {role} in {unit.code}.")
+
+
+@desk_cli.command("create-channel")
+@click.option("--unit", "unit_code", required=True, metavar="CODE", help="The owning unit's code.")
+@click.option("--platform", required=True, help="The platform, e.g. training.")
+@click.option("--name", required=True, help="The channel's name as people see it.")
+@click.option("--approvals-required", type=int, default=1, show_default=True,
+              help="How many different approvers each post needs.")
+def create_channel(unit_code, platform, name, approvals_required):
+    """Create a channel; prints only its id."""
+    from .services import admin
+
+    with session_scope() as s:
+        unit = find_unit(s, unit_code)
+        channel = admin.create_channel(s, operator(), unit.id, platform, name, approvals_required=approvals_required)
+        click.echo(channel.id)
+
+
+@desk_cli.command("create-token")
+@click.argument("email")
+def create_token(email):
+    """Print a new personal access token for the API (stored hashed: shown this once)."""
+    from .services import accounts
+
+    with session_scope() as s:
+        user = find_user(s, email)
+        if not user.active:
+            raise click.ClickException(f"{user.email} is disabled: enable the account before giving it a token.")
+        click.echo(accounts.create_token(s, operator(), user))
+
+
+# ---- the worker ---------------------------------------------------------------------------------
+
+@desk_cli.command("worker")
+def worker():
+    """Run the publishing worker in the foreground until SIGTERM or Ctrl-C."""
+    from . import worker as publishing_worker
+
+    publishing_worker.configure_logging()
+    try:
+        publishing_worker.serve(settings(), current_app.extensions["desk.engine"],
+                                current_app.extensions["desk.sessions"])
+    except publishing_worker.WorkerRefused as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+# ---- the audit trail ----------------------------------------------------------------------------
+
+@desk_cli.group("audit")
+def audit():
+    """Verify and export the audit trail."""
+
+
+@audit.command("verify")
+def audit_verify():
+    """Walk the hash chain; exit 1 and name the first bad row when it is broken."""
+    from .services import audit_trail
+
+    with session_scope() as s:
+        report = audit_trail.verify(s)
+    if report.ok:
+        click.echo(f"Audit chain intact: {report.checked} rows.")
+        return
+    click.echo(f"Audit chain BROKEN at row {report.bad_seq}: {report.problem}. The {report.checked} rows before "
+               f"it are intact. Keep the database as it is and tell the information security team.", err=True)
+    sys.exit(1)
+
+
+def _local_bound(text: str | None, option: str, end: bool = False):
+    """'YYYY-MM-DD' (a whole day) or 'YYYY-MM-DD HH:MM', in the desk's time zone, to UTC."""
+    from datetime import date
+
+    from .timezones import parse_local
+
+    if not text:
+        return None
+    text = text.strip()
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text) + timedelta(days=1 if end else 0)  # --until takes in the whole day
+            return parse_local(f"{day.isoformat()} 00:00", settings().zone)
+        return parse_local(text, settings().zone)
+    except ValueError:
+        raise click.ClickException(f"{option}: {text!r} is not a date: write YYYY-MM-DD or YYYY-MM-DD HH:MM.") from None
+    except ValidationFailed as exc:
+        raise click.ClickException(f"{option}: {exc.message}") from None
+
+
+@audit.command("export")
+@click.option("--csv", "out", required=True, type=click.File("w", encoding="utf-8", lazy=True),
+              help="The CSV file to write ('-' for standard output).")
+@click.option("--actor", metavar="EMAIL", help="Only what this person did.")
+@click.option("--unit", "unit_code", metavar="CODE", help="Only events about this unit, its channels and posts.")
+@click.option("--channel", "channel_id", type=int, help="Only events about this channel id.")
+@click.option("--post", "post_id", type=int, help="Only events about this post id.")
+@click.option("--action", help="Only this action; '*' matches anything, e.g. 'post.*'.")
+@click.option("--since", metavar="DATE", help="From this local date (YYYY-MM-DD) or time (YYYY-MM-DD HH:MM).")
+@click.option("--until", metavar="DATE", help="Up to this local date (inclusive) or time (exclusive).")
+def audit_export(out, actor, unit_code, channel_id, post_id, action, since, until):
+    """Write the audit trail, or the part the filters select, as CSV."""
+    from .services import audit_trail
+
+    with session_scope() as s:
+        f = audit_trail.AuditFilter(
+            actor_id=find_user(s, actor).id if actor else None,
+            unit_id=find_unit(s, unit_code).id if unit_code else None,
+            channel_id=channel_id, post_id=post_id, action=action,
+            since=_local_bound(since, "--since"), until=_local_bound(until, "--until", end=True))
+        count = audit_trail.export_csv(s, f, out)
+        getattr(out, "close_intelligently", out.close)()  # never closes standard output
+        # Who took a copy of the trail is itself part of the trail.
+        audit_trail.record(s, operator(), "audit.exported", "audit", None,
+                           details={"rows": count, "file": getattr(out, "name", "-"),
+                                    "filters": {k: v for k, v in vars(f).items() if v is not None}})
+        s.commit()
+    click.echo(f"Wrote {count} audit events to {getattr(out, 'name', '-')}.", err=True)

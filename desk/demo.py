@@ -1,0 +1,104 @@
+"""Demo data: two units, the people of a press office, two training channels and two example posts.
+
+Made through the same services as everything else, so the demo's audit trail is a real one. It goes
+only into a desk without users: it never touches real data.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from .clock import utcnow
+from .errors import ValidationFailed
+from .models import User
+from .services import admin, posts
+from .services.posts import PostInput, TargetInput
+from .timezones import local_to_utc
+
+PASSWORD = "demo-password-1"  # demo only: printed by `make run`, never used outside demo data
+
+
+@dataclass(frozen=True)
+class Person:
+    email: str
+    name: str
+    who: str  # what `make run` prints next to the sign-in
+    manager: str | None = None
+    is_admin: bool = False
+    is_auditor: bool = False
+    roles: tuple[tuple[str, str], ...] = ()  # (unit code, role)
+
+
+UNITS = (("DPA", "Directorate of Public Affairs"), ("CO11", "Public Order"))
+
+# Managers come before the people they manage: a line manager must exist first.
+PEOPLE = (
+    Person("admin@desk.example", "Dana Admin", "desk administrator", is_admin=True),
+    Person("head@desk.example", "Harriet Head-of-News", "approver, DPA and CO11 (the second key)",
+           roles=(("DPA", "approver"), ("CO11", "approver"))),
+    Person("approver@desk.example", "Sam Senior", "approver, DPA", manager="head@desk.example",
+           roles=(("DPA", "approver"),)),
+    Person("press@desk.example", "Pat Press", "press officer (author), DPA", manager="approver@desk.example",
+           roles=(("DPA", "author"),)),
+    Person("co11.lead@desk.example", "Chris Inspector", "approver, CO11", manager="head@desk.example",
+           roles=(("CO11", "approver"),)),
+    Person("co11@desk.example", "Jo Constable", "author, CO11", manager="co11.lead@desk.example",
+           roles=(("CO11", "author"),)),
+    Person("auditor@desk.example", "Alex Auditor", "auditor", manager="admin@desk.example", is_auditor=True),
+)
+
+# (unit code, name, approvals required)
+CHANNELS = (("DPA", "DPA training feed", 1), ("CO11", "CO11 event feed (training)", 2))
+
+
+def has_users(session: Session) -> bool:
+    return bool(session.scalar(select(func.count(User.id))))
+
+
+def has_demo_users(session: Session) -> bool:
+    return session.scalar(select(User.id).where(User.email == PEOPLE[0].email)) is not None
+
+
+def sign_ins() -> list[tuple[str, str]]:
+    return [(p.email, p.who) for p in PEOPLE]
+
+
+def _tomorrow_at(hour: int, zone, now: datetime) -> datetime:
+    day = now.astimezone(zone).date() + timedelta(days=1)
+    return local_to_utc(datetime.combine(day, time(hour, 0)), zone)
+
+
+def load(session: Session, operator, zone, now: datetime | None = None) -> dict[str, int]:
+    """Load the demo into an empty desk; refuse, changing nothing, when it already has users."""
+    now = now or utcnow()
+    if has_users(session):
+        raise ValidationFailed("The desk already has users, so the demo data was not loaded: it goes only "
+                               "into an empty database. Nothing was changed.")
+    units = {code: admin.create_unit(session, operator, code, name, now=now) for code, name in UNITS}
+    users = {}
+    for p in PEOPLE:
+        users[p.email] = admin.create_user(session, operator, p.email, p.name, PASSWORD, is_admin=p.is_admin,
+                                           is_auditor=p.is_auditor, line_manager_email=p.manager, now=now)
+        for code, role in p.roles:
+            admin.add_membership(session, operator, users[p.email].id, units[code].id, role, now=now)
+    channels = {name: admin.create_channel(session, operator, units[code].id, "training", name,
+                                           approvals_required=required, now=now)
+                for code, name, required in CHANNELS}
+
+    press = users["press@desk.example"]
+    session.refresh(press)
+    feed = channels["DPA training feed"].id
+    posts.save_draft(session, press, PostInput(
+        body="Officers will be at Ealing Broadway station on Saturday from 10am to talk about bike security. "
+             "Bring your bike and we will mark it for free.",
+        targets=[TargetInput(feed)]), now=now)
+    review = posts.save_draft(session, press, PostInput(
+        body="The A40 Western Avenue will be closed eastbound overnight for resurfacing. "
+             "Please plan ahead and use the A406.",
+        link="https://www.example.org/roadworks",
+        targets=[TargetInput(feed, scheduled_at=_tomorrow_at(10, zone, now))]), now=now).post
+    posts.submit(session, press, review.id, now=now)
+    return {"units": len(units), "users": len(users), "channels": len(channels), "posts": 2}
