@@ -80,7 +80,7 @@ def find_user(session, email: str):
 
 def read_password() -> str:
     """From standard input only: never an argument (it would sit in the shell history and `ps`)."""
-    stdin = click.get_text_stream("stdin")
+    stdin = sys.stdin
     if stdin.isatty():
         return click.prompt("Password", hide_input=True, confirmation_prompt=True, err=True)
     password = stdin.readline().rstrip("\r\n")
