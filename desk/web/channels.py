@@ -1,10 +1,40 @@
-"""(stub: filled in next)"""
-from flask import Blueprint
+"""The channels people post to, and the training channel's own 'platform' page."""
+from __future__ import annotations
+
+from flask import Blueprint, render_template
 from flask_login import login_required
+from sqlalchemy import select
 
-bp = Blueprint("channels", __name__, url_prefix="/channels")
+from ..errors import NotFound
+from ..models import Channel, TrainingPublication, Unit
+from ..services.common import get_or_404
+from . import db
+from .posts import me
 
-@bp.route("/list_channels")
+# No url_prefix: the training feed lives at /training/<id>, the address its adapter gives out.
+bp = Blueprint("channels", __name__)
+FEED_SIZE = 200
+
+
+@bp.route("/channels/")
 @login_required
 def list_channels():
-    return "list_channels"
+    """The channels of the signed-in person's units (every channel for administrators and auditors)."""
+    user = me()
+    stmt = select(Channel).join(Unit, Channel.unit_id == Unit.id).order_by(Unit.code, Channel.name)
+    if not (user.is_admin or user.is_auditor):
+        stmt = stmt.where(Channel.unit_id.in_(list(user.roles_by_unit)))
+    return render_template("channels/list.html", channels=db().scalars(stmt).all())
+
+
+@bp.route("/training/<int:channel_id>")
+@login_required
+def training_feed(channel_id: int):
+    """What the training channel 'published', newest first, as a platform would show it."""
+    channel = get_or_404(db(), Channel, channel_id, "channel")
+    if channel.platform != "training":
+        raise NotFound(f"{channel.name} is not a training channel: its posts are on the platform itself.")
+    rows = db().scalars(select(TrainingPublication).where(TrainingPublication.channel_id == channel.id)
+                        .order_by(TrainingPublication.published_at.desc(), TrainingPublication.id.desc())
+                        .limit(FEED_SIZE)).all()
+    return render_template("channels/training_feed.html", channel=channel, publications=rows)

@@ -1,15 +1,250 @@
-"""(stub: filled in next)"""
-from flask import Blueprint
-from flask_login import login_required
+"""The press officer's pages: write a post once, tailor it per channel, submit it, follow it out."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import func, or_, select
+
+from .. import permissions as perm
+from .. import workflow as wf
+from ..errors import DeskError, NotFound, PermissionDenied, ValidationFailed, WorkflowConflict
+from ..models import Channel, Post, Target
+from ..platforms import PlatformError, publisher_class
+from ..services import posts
+from ..services.common import ensure, get_or_404
+from . import db, platform_context, settings
+from .post_forms import (ActionForm, RetractForm, WithdrawForm, apply_errors, data_from_post, post_form,
+                         read_post_input, target_form)
 
 bp = Blueprint("posts", __name__, url_prefix="/posts")
+PER_PAGE = 50
 
-@bp.route("/list_posts")
+
+@bp.app_template_filter("platform")
+def platform_label(platform: str) -> str:
+    try:
+        return publisher_class(platform).label
+    except PlatformError:  # a platform whose adapter is not written yet is still named
+        return platform.title()
+
+
+def me():
+    return current_user._get_current_object()
+
+
+def load_visible(post_id: int, action: str = "post.view") -> Post:
+    """The post, if this person may see it; a refusal is audited like any other."""
+    post = get_or_404(db(), Post, post_id, "post")
+    ensure(db(), perm.can_view_post(me(), post), me(), action, "This post belongs to units you have no role in.",
+           object_type="post", object_id=post.id, post_id=post.id)
+    return post
+
+
+def visible_posts_query(user):
+    stmt = select(Post)
+    if not (user.is_admin or user.is_auditor):
+        in_my_units = (select(Target.post_id).join(Channel, Target.channel_id == Channel.id)
+                       .where(Channel.unit_id.in_(list(user.roles_by_unit))))
+        stmt = stmt.where(or_(Post.author_id == user.id, Post.id.in_(in_my_units)))
+    return stmt
+
+
+@bp.route("/")
 @login_required
 def list_posts():
-    return "list_posts"
+    """The posts this person may see, newest first, optionally of one state."""
+    state = request.args.get("state") or None
+    if state not in wf.POST_STATE_LABELS:
+        state = None
+    page = max(1, request.args.get("page", 1, type=int))
+    stmt = visible_posts_query(me())
+    if state:
+        stmt = stmt.where(Post.status == state)
+    total = db().scalar(select(func.count()).select_from(stmt.subquery()))
+    rows = db().scalars(stmt.order_by(Post.updated_at.desc(), Post.id.desc())
+                        .offset((page - 1) * PER_PAGE).limit(PER_PAGE)).all()
+    return render_template("posts/list.html", posts=rows, state=state, page=page, total=total, per_page=PER_PAGE)
 
-@bp.route("/new_post")
+
+def _offered_channels(post: Post | None) -> list[Channel]:
+    """The channels this person may draft for, plus any the post already has (so none vanish unseen)."""
+    author_units = [u for u, roles in me().roles_by_unit.items() if "author" in roles]
+    stmt = select(Channel).where(Channel.unit_id.in_(author_units), Channel.status != "archived")
+    offered = perm.draftable_channels(me(), db().scalars(stmt))
+    ids = {c.id for c in offered}
+    offered += [t.channel for t in (post.targets if post else []) if t.channel_id not in ids]
+    return sorted(offered, key=lambda c: (c.unit.code, c.name.lower()))
+
+
+def _groups(channels: list[Channel]) -> list[tuple]:
+    groups: dict[int, tuple] = {}
+    for c in channels:
+        groups.setdefault(c.unit_id, (c.unit, []))[1].append(c)
+    return list(groups.values())
+
+
+def _render_form(form, post: Post | None, channels, saved_with_problems: bool = False, status: int = 200):
+    action = url_for("posts.edit_post", post_id=post.id) if post else url_for("posts.new_post")
+    options = {option.data: option for option in form.channels}
+    return render_template("posts/form.html", form=form, post=post, groups=_groups(channels), action=action,
+                           options=options, target_form=target_form, saved_with_problems=saved_with_problems), status
+
+
+def _save(post: Post | None):
+    """Save (and on 'submit', submit) the form; problems are shown next to their fields, text kept."""
+    channels = _offered_channels(post)
+    form = post_form(channels)
+    if not form.validate_on_submit():
+        return _render_form(form, post, channels, status=400)
+    data, errors = read_post_input(form, settings().zone)
+    if errors:
+        apply_errors(form, errors)
+        form.form_errors.append("Nothing was saved yet: put right what is marked below. Everything you typed "
+                                "is still here.")
+        return _render_form(form, post, channels, status=400)
+    before = post.status if post else None
+    try:
+        result = posts.save_draft(db(), me(), data, post_id=post.id if post else None)
+    except (ValidationFailed, WorkflowConflict) as exc:
+        apply_errors(form, exc.field_errors)
+        form.form_errors.append(exc.message + " Nothing was saved; what you typed is still here.")
+        return _render_form(form, post, channels, status=exc.http_status)
+    post = result.post
+    if before in (wf.IN_REVIEW, wf.APPROVED) and post.status == before:
+        flash(f"Nothing had changed, so the post is still {wf.POST_STATE_LABELS[before].lower()}.", "info")
+        return redirect(url_for("posts.view_post", post_id=post.id))
+    if before in (wf.IN_REVIEW, wf.APPROVED):
+        flash("Saved. Because the post changed, its approvals were withdrawn and it is a draft again: "
+              "submit it for approval once more.", "info")
+    if result.problems:
+        apply_errors(form, result.problems)
+        return _render_form(form, post, channels, saved_with_problems=True)
+    if request.form.get("action") != "submit":
+        flash("Draft saved.", "success")
+        return redirect(url_for("posts.view_post", post_id=post.id))
+    try:
+        posts.submit(db(), me(), post.id)
+    except ValidationFailed as exc:
+        apply_errors(form, exc.field_errors)
+        return _render_form(form, post, channels, saved_with_problems=True)
+    flash("Submitted for approval. An approver of each channel's unit will see it in their queue.", "success")
+    return redirect(url_for("posts.view_post", post_id=post.id))
+
+
+@bp.route("/new", methods=["GET", "POST"])
 @login_required
 def new_post():
-    return "new_post"
+    """Write a new post."""
+    if request.method == "POST":
+        return _save(None)
+    channels = _offered_channels(None)
+    return _render_form(post_form(channels), None, channels)
+
+
+@bp.route("/<int:post_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_post(post_id: int):
+    """Edit a post; an approved or in-review one goes back to draft and loses its approvals."""
+    post = load_visible(post_id, "post.edit")
+    if request.method == "POST":
+        return _save(post)
+    ensure(db(), perm.can_edit_post(me(), post), me(), "post.edit", "Only the post's author may edit it.",
+           object_type="post", object_id=post.id, post_id=post.id)
+    if not _editable(post):
+        flash(f"A post that is {wf.POST_STATE_LABELS[post.status].lower()} can no longer be edited.", "error")
+        return redirect(url_for("posts.view_post", post_id=post.id))
+    channels = _offered_channels(post)
+    form = post_form(channels, formdata=None, data=data_from_post(post, settings().zone))
+    return _render_form(form, post, channels)
+
+
+def _editable(post: Post) -> bool:
+    return post.status in wf.EDITABLE and not any(t.status in (wf.T_SENDING, wf.T_PUBLISHED) for t in post.targets)
+
+
+def _withdrawable(post: Post) -> bool:
+    return (post.status in wf.TRANSITIONS["withdraw"]
+            and not any(t.status in (wf.T_SENDING, wf.T_PUBLISHED, wf.T_UNKNOWN) for t in post.targets))
+
+
+def _render_view(post: Post, withdraw_form=None, retract_form=None, status: int = 200):
+    user = me()
+    can = {
+        "edit": perm.can_edit_post(user, post) and _editable(post),
+        "submit": perm.can_edit_post(user, post) and post.status in wf.TRANSITIONS["submit"],
+        "withdraw": perm.can_withdraw(user, post) and _withdrawable(post),
+        "retract": perm.can_retract(user, post) and post.status in wf.TRANSITIONS["retract"],
+        "review": perm.can_approve_post(user, post) and post.status == wf.IN_REVIEW,
+    }
+    rejection = next((a for a in reversed(post.approvals) if a.decision == "reject"), None)
+    return render_template(
+        "posts/view.html", post=post, can=can, outstanding=posts.outstanding(post), rejection=rejection,
+        channels={t.channel_id: t.channel for t in post.targets}, action_form=ActionForm(),
+        withdraw_form=withdraw_form or WithdrawForm(), retract_form=retract_form or RetractForm(),
+    ), status
+
+
+@bp.route("/<int:post_id>")
+@login_required
+def view_post(post_id: int):
+    """A post, where each channel's copy stands, and who decided what."""
+    return _render_view(load_visible(post_id))
+
+
+@contextmanager
+def _flash_conflicts(post_id: int):
+    """A state change that no longer fits is said on the post's page; refusals still get their 403."""
+    try:
+        yield
+    except (PermissionDenied, NotFound):
+        raise
+    except DeskError as exc:
+        extra = " Open it for editing to see what to change." if exc.field_errors else ""
+        flash(exc.message + extra, "error")
+
+
+@bp.route("/<int:post_id>/submit", methods=["POST"])
+@login_required
+def submit(post_id: int):
+    """Send a draft for approval."""
+    if ActionForm().validate_on_submit():
+        with _flash_conflicts(post_id):
+            posts.submit(db(), me(), post_id)
+            flash("Submitted for approval.", "success")
+    return redirect(url_for("posts.view_post", post_id=post_id))
+
+
+@bp.route("/<int:post_id>/withdraw", methods=["POST"])
+@login_required
+def withdraw(post_id: int):
+    """Withdraw a post before it goes out."""
+    form = WithdrawForm()
+    if not form.validate_on_submit():
+        return _render_view(load_visible(post_id), withdraw_form=form, status=400)
+    with _flash_conflicts(post_id):
+        posts.withdraw(db(), me(), post_id, reason=form.reason.data)
+        flash("Withdrawn: nothing of it will be published.", "success")
+    return redirect(url_for("posts.view_post", post_id=post_id))
+
+
+@bp.route("/<int:post_id>/retract", methods=["POST"])
+@login_required
+def retract(post_id: int):
+    """Delete a published post from its platforms, with the reason on the record."""
+    form = RetractForm()
+    if not form.validate_on_submit():
+        return _render_view(load_visible(post_id), retract_form=form, status=400)
+    try:
+        posts.retract(db(), me(), post_id, form.reason.data, platform_context())
+    except ValidationFailed as exc:
+        apply_errors(form, exc.field_errors)
+        return _render_view(load_visible(post_id), retract_form=form, status=400)
+    except (PermissionDenied, NotFound):
+        raise
+    except DeskError as exc:  # e.g. a platform refused the deletion: said in words, the rest is done
+        flash(exc.message, "error")
+        return redirect(url_for("posts.view_post", post_id=post_id))
+    flash("Retracted: it has been deleted from the platforms.", "success")
+    return redirect(url_for("posts.view_post", post_id=post_id))
