@@ -108,7 +108,8 @@ def test_create_channel_prints_only_its_id(run, db, web_world):
                  "--approvals-required", "2")
     assert result.exit_code == 0, result.output
     channel = db.get(Channel, int(result.stdout.strip()))
-    assert (channel.name, channel.unit_id, channel.approvals_required) == ("CO11 march feed", web_world.other_unit.id, 2)
+    assert (channel.name, channel.unit_id, channel.approvals_required) == (
+        "CO11 march feed", web_world.other_unit.id, 2)
     failed(run("create-channel", "--unit", "XX", "--platform", "training", "--name", "N"), "no unit 'XX'")
     failed(run("create-channel", "--unit", "DPA", "--platform", "myspace", "--name", "N"), "--platform", "training")
     failed(run("create-channel", "--unit", "DPA", "--platform", "training", "--name", "N",
