@@ -82,8 +82,8 @@ def http_error(exc: HTTPException):
     messages = {
         404: "There is nothing at this address. The API's routes are listed in /api/v1/openapi.json.",
         405: f"{request.method} is not allowed here.",
-        500: "Something went wrong inside the desk; nothing may have been changed. Try again, and tell the "
-             "desk's administrator if it keeps happening.",
+        500: "Something went wrong inside the desk, so the change may or may not have been made: read the "
+             "post again (GET) before retrying, and tell the desk's administrator if it keeps happening.",
     }
     response = error_response(code, messages.get(exc.code, exc.description or exc.name), exc.code or 500)
     if isinstance(exc, MethodNotAllowed) and exc.valid_methods:

@@ -51,7 +51,7 @@ ACTIONS = ["edit", "submit", "approve", "reject", "withdraw", "retract"]
 SCHEMAS = {
     "Error": _obj({
         "error": {"type": "string", "description": "A stable code: unauthorized, forbidden, not_found, "
-                  "method_not_allowed, invalid, invalid_json, conflict, error, ..."},
+                  "method_not_allowed, invalid, invalid_json, conflict, internal_server_error, error, ..."},
         "message": {"type": "string", "description": "What happened, what was kept and what to do, in words."},
         "fields": _null(FIELD_ERRORS),
     }),
