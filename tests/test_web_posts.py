@@ -35,9 +35,9 @@ def text_of(resp) -> str:
     return re.sub(r"\s+", " ", html.unescape(resp.get_data(as_text=True)))
 
 
-def field_block(page: str, name: str) -> str:
+def field_block(page: str, name: str, attr: str = "name") -> str:
     """The HTML of the form field named `name`, up to the end of its block (where its errors are shown)."""
-    at = page.index(f'name="{name}"')
+    at = page.index(f'{attr}="{name}"')
     start = page.rindex('<div class="field', 0, at)
     return page[start:page.index("</div>", at)]
 
