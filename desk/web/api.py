@@ -81,7 +81,8 @@ def http_error(exc: HTTPException):
     code = (exc.name or "error").lower().replace(" ", "_")
     messages = {
         404: "There is nothing at this address. The API's routes are listed in /api/v1/openapi.json.",
-        405: f"{request.method} is not allowed here.",
+        405: f"{request.method} is not allowed here; this address takes "
+             f"{', '.join(getattr(exc, 'valid_methods', None) or ['other methods'])}. Nothing was changed.",
         500: "Something went wrong inside the desk, so the change may or may not have been made: read the "
              "post again (GET) before retrying, and tell the desk's administrator if it keeps happening.",
     }
