@@ -195,6 +195,11 @@ def test_without_a_valid_token_the_api_answers_401(api, client, web_world):
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
     assert 'error="invalid_token"' in api.get("/me", headers={"Authorization": "Bearer desk_x"}).headers[
         "WWW-Authenticate"]
+    # A refused token is on the record by its prefix only, as a failed sign-in is.
+    with api.world.session.begin():
+        details = [e.details for e in api.world.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "auth.token_refused"))]
+    assert len(details) == 2 and all("not-a-real-token" not in d for d in details)
     # A browser's session cookie is no credential here: that is what makes the CSRF exemption safe.
     login(client, web_world.author.email)
     assert client.get("/dashboard").status_code == 200

@@ -75,12 +75,20 @@ def create_token(session: Session, actor, user: User, now: datetime | None = Non
     return token
 
 
-def user_for_token(session: Session, token: str, now: datetime | None = None) -> User | None:
-    if not token or not token.startswith(TOKEN_PREFIX):
-        return None
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token), ApiToken.revoked_at.is_(None)))
+def user_for_token(session: Session, token: str, address: str | None = None,
+                   now: datetime | None = None) -> User | None:
+    """The token's user, or None; a refused token is audited by its prefix (never the whole token)."""
+    now = now or utcnow()
+    row = None
+    if token and token.startswith(TOKEN_PREFIX):
+        row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token),
+                                                    ApiToken.revoked_at.is_(None)))
     if row is None or not row.user.active:
+        reason = "unknown or revoked token" if row is None else "account disabled"
+        audit_trail.record(session, None, "auth.token_refused", "user", row.user_id if row else None, now=now,
+                           details={"prefix": (token or "")[:8], "address": address, "reason": reason})
+        session.commit()
         return None
-    row.last_used_at = now or utcnow()
+    row.last_used_at = now
     session.commit()
     return row.user

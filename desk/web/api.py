@@ -53,7 +53,7 @@ def authenticate():
         raise Unauthenticated("This API needs a personal access token: send 'Authorization: Bearer <token>'. "
                               "A desk administrator makes one with `flask --app app desk create-token EMAIL`.",
                               'Bearer realm="desk"')
-    user = accounts.user_for_token(db(), token.strip())
+    user = accounts.user_for_token(db(), token.strip(), request.remote_addr)
     if user is None:
         raise Unauthenticated("That token is not valid: it is mistyped, revoked, or its account is disabled. "
                               "Ask a desk administrator for a new one.",
