@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import func, select
 
 from conftest import OPERATOR, login, post_form
 from desk import workflow as wf
+from desk.clock import utcnow
 from desk.models import AuditEvent, Post, TrainingPublication
 from desk.platforms import PlatformContext, PlatformError, publisher_for
 from desk.platforms.base import AUTH, PERMANENT, TRANSIENT
@@ -403,3 +404,18 @@ def test_retract_needs_a_reason_and_deletes_from_the_training_channel(app, web_w
     assert "Retracted: Wrong road named." in page
     with sessions_of(app)() as s:
         assert s.scalars(select(TrainingPublication)).one().deleted_at is not None
+
+
+def test_a_target_whose_worker_died_is_shown_as_unknown(app, web_world):
+    w = web_world
+    author, approver = as_user(app, w.author.email), as_user(app, w.approver.email)
+    post_id = submitted_post(app, author, [w.channel], asap=True, when="")
+    approve_via_web(approver, post_id)
+    with sessions_of(app)() as s:
+        assert len(publishing.claim_due(s, "doomed-worker")) == 1
+    assert "Being sent to Training now." in text_of(author.get(f"/posts/{post_id}"))
+    with sessions_of(app)() as s:
+        assert publishing.expire_leases(s, "other-worker", now=utcnow() + timedelta(hours=1)) == 1
+    page = text_of(author.get(f"/posts/{post_id}"))
+    assert "Outcome unknown" in page and "before any retry, so it is never posted twice" in page
+    assert f'action="/posts/{post_id}/withdraw"' not in page  # it may have gone out: not withdrawable
