@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import select
 
-from conftest import OPERATOR, PASSWORD, login, post_form
+from conftest import OPERATOR, login, post_form
 from desk.models import AuditEvent, Channel, Membership, Unit, User
 from desk.services import admin as admin_service
 
@@ -56,8 +56,9 @@ def test_admin_builds_a_unit_its_people_and_a_channel(app, client, web_world):
     assert unit.name == "Territorial Support"
     assert "Territorial Support" in client.get("/admin/units").get_data(as_text=True)
 
-    r = post_form(client, "/admin/users/new", {"name": "Nia New", "email": "Nia@Desk.test", "password": "long enough pw",
-                                               "is_auditor": "y", "line_manager": web_world.manager.id})
+    r = post_form(client, "/admin/users/new", {"name": "Nia New", "email": "Nia@Desk.test",
+                                               "password": "long enough pw", "is_auditor": "y",
+                                               "line_manager": web_world.manager.id})
     assert r.status_code == 302
     nia = fetch(app, User, email="nia@desk.test")
     assert nia.line_manager_id == web_world.manager.id and nia.is_auditor and not nia.is_admin
@@ -116,7 +117,8 @@ def test_refused_forms_keep_what_was_typed_and_say_why_next_to_the_field(app, cl
     page = post_form(client, "/admin/channels/new", dict(typed, live_from="2026-03-29T01:30", live_until="",
                                                          approvals_required=6)).get_data(as_text=True)
     assert "does not exist in Europe/London" in field_block(page, "live_from")
-    page = post_form(client, "/admin/channels/new", dict(typed, live_until="", approvals_required=6)).get_data(as_text=True)
+    page = post_form(client, "/admin/channels/new", dict(typed, live_until="", approvals_required=6))
+    page = page.get_data(as_text=True)
     assert "Between 1 and 5 approvals." in field_block(page, "approvals_required")
     assert fetch(app, Channel, name="Backwards") is None
 
@@ -136,7 +138,8 @@ def test_admin_edits_a_user_and_resets_their_password(app, client, web_world):
     details = json.loads(events(app, "user.updated")[-1].details)
     assert "password" in details and "a brand new password" not in json.dumps(details)
 
-    page = post_form(client, f"/admin/users/{web_world.admin.id}", {"name": "Ada Admin", "is_admin": "y"}).get_data(as_text=True)
+    own = post_form(client, f"/admin/users/{web_world.admin.id}", {"name": "Ada Admin", "is_admin": "y"})
+    page = own.get_data(as_text=True)
     assert "You cannot disable your own account." in page
     assert fetch(app, User, email="admin@desk.test").active
 
