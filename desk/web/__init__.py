@@ -43,10 +43,12 @@ def register_web(app: Flask) -> None:
     def local_time(moment, with_zone=True):
         return display(moment, settings().zone, with_zone)
 
+    # Globals, not context, so that macros imported without context can use them too.
+    app.jinja_env.globals.update(perm=permissions, wf=workflow)
+
     @app.context_processor
     def inject():
-        return {"perm": permissions, "wf": workflow, "desk_timezone": settings().timezone,
-                "user": current_user}
+        return {"desk_timezone": settings().timezone, "user": current_user}
 
     @app.errorhandler(DeskError)
     def desk_error(exc: DeskError):
