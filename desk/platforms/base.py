@@ -14,12 +14,37 @@ ERROR_CLASSES = (TRANSIENT, RATE_LIMITED, AUTH, PERMANENT, AMBIGUOUS)
 
 
 @dataclass(frozen=True)
+class MediaItem:
+    """One stored file to upload: the cleaned copy on disk, checked by its content, not its name."""
+
+    path: str
+    mime_type: str          # from the file's magic bytes, e.g. image/jpeg, video/mp4
+    size: int               # bytes
+    filename: str = ""      # the name the person uploaded, for titles and messages only
+    duration: float | None = None  # seconds, videos only
+    alt_text: str = ""
+
+    @property
+    def is_video(self) -> bool:
+        return self.mime_type.startswith("video/")
+
+    @property
+    def is_image(self) -> bool:
+        return self.mime_type.startswith("image/")
+
+
+@dataclass(frozen=True)
 class Content:
-    """What goes out on one channel: the words, the link, the media, platform extras."""
+    """What goes out on one channel: the words, the link, the media, platform extras.
+
+    `extra` holds the per-platform fields a press officer fills in, all optional:
+    title, description, tags (list of str), privacy ('public'|'unlisted'|'private' on YouTube;
+    'public'|'friends'|'family'|'private' on Flickr).
+    """
 
     text: str
     link: str | None = None
-    media: tuple = ()
+    media: tuple[MediaItem, ...] = ()
     extra: dict = field(default_factory=dict)
 
 
