@@ -277,11 +277,6 @@ def audit_export(out, actor, unit_code, channel_id, post_id, action, since, unti
             unit_id=find_unit(s, unit_code).id if unit_code else None,
             channel_id=channel_id, post_id=post_id, action=action,
             since=_local_bound(since, "--since"), until=_local_bound(until, "--until", end=True))
-        count = audit_trail.export_csv(s, f, out)
+        count = audit_trail.export(s, operator(), f, out, getattr(out, "name", "-"))
         getattr(out, "close_intelligently", out.close)()  # never closes standard output
-        # Who took a copy of the trail is itself part of the trail.
-        audit_trail.record(s, operator(), "audit.exported", "audit", None,
-                           details={"rows": count, "file": getattr(out, "name", "-"),
-                                    "filters": {k: v for k, v in vars(f).items() if v is not None}})
-        s.commit()
     click.echo(f"Wrote {count} audit events to {getattr(out, 'name', '-')}.", err=True)

@@ -155,6 +155,16 @@ def export_csv(session: Session, f: AuditFilter, out: io.TextIOBase) -> int:
         last = rows[-1].seq
 
 
+def export(session: Session, actor, f: AuditFilter, out, destination: str) -> int:
+    """Export for a person: who took a copy of the trail, and of which part, is itself on the trail."""
+    count = export_csv(session, f, out)
+    record(session, actor, "audit.exported", "audit", None,
+           details={"rows": count, "destination": destination,
+                    "filters": {k: v for k, v in vars(f).items() if v is not None}})
+    session.commit()
+    return count
+
+
 def details_of(event: AuditEvent) -> dict:
     try:
         return json.loads(event.details or "{}")

@@ -159,7 +159,7 @@ def export():
     # Spooled to disk rather than held in memory: the trail grows for ever.
     spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
     text = io.TextIOWrapper(spool, encoding="utf-8", newline="")
-    audit_trail.export_csv(db(), f, text)
+    audit_trail.export(db(), current_user._get_current_object(), f, text, "web download")
     text.flush()
     text.detach()
     spool.seek(0)
