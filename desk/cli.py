@@ -231,6 +231,8 @@ def audit_verify():
         report = audit_trail.verify(s)
     if report.ok:
         click.echo(f"Audit chain intact: {report.checked} rows.")
+        # The head is what an outside record must hold to catch a later truncation of the tail.
+        click.echo(f"Head: row {report.checked}, hash {report.head_hash}")
         return
     click.echo(f"Audit chain BROKEN at row {report.bad_seq}: {report.problem}. The {report.checked} rows before "
                f"it are intact. Keep the database as it is and tell the information security team.", err=True)
