@@ -1,7 +1,7 @@
 """Platform adapters: the only code that speaks to a platform. Importing this registers them all."""
 from . import training  # noqa: F401  (registers itself)
-from .base import (Content, MediaItem, PlatformContext, PlatformError, Problem, Publisher, PublishRequest, RemoteRef,
+from .base import (AuthorizationStart, Content, MediaItem, RemoteAccount, PlatformContext, PlatformError, Problem, Publisher, PublishRequest, RemoteRef,
                    publisher_class, publisher_for, registered_platforms)
 
-__all__ = ["Content", "MediaItem", "PlatformContext", "PlatformError", "Problem", "Publisher", "PublishRequest",
+__all__ = ["AuthorizationStart", "Content", "MediaItem", "RemoteAccount", "PlatformContext", "PlatformError", "Problem", "Publisher", "PublishRequest",
            "RemoteRef", "publisher_class", "publisher_for", "registered_platforms"]

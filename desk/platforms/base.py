@@ -70,6 +70,27 @@ class PublishRequest:
     marker: str  # idempotency marker used to find the post again after a crash
 
 
+@dataclass(frozen=True)
+class AuthorizationStart:
+    """Where to send the administrator, and what to keep server-side until the platform sends them back
+    (an OAuth 1.0a request-token secret, a PKCE code verifier): never in the browser's cookie."""
+
+    url: str
+    pending: dict = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True)
+class RemoteAccount:
+    """An account the consent gave the desk: each becomes one channel with its own credentials
+    (a Facebook login yields one per Page the administrator picks; the others yield one)."""
+
+    id: str
+    name: str
+    handle: str | None = None
+    credentials: dict = field(default_factory=dict, repr=False)
+    details: dict = field(default_factory=dict)  # e.g. a Page's category and tasks
+
+
 class PlatformError(Exception):
     def __init__(self, error_class: str, message: str, *, code: str | None = None,
                  retry_after: float | None = None):
@@ -114,14 +135,17 @@ class Publisher:
     def find_published(self, request: PublishRequest) -> RemoteRef | None:
         raise NotImplementedError
 
-    # OAuth steps; a platform without a consent flow (training) keeps these defaults.
-    def authorization_url(self, callback_url: str, state: str) -> str:
+    # OAuth steps; a platform without a consent flow (training) keeps these defaults. For connecting,
+    # the adapter is built with channel=None: there is no channel until the consent comes back.
+    def authorization_url(self, callback_url: str, state: str) -> AuthorizationStart:
         raise PlatformError(PERMANENT, f"{self.label} channels need no connection.")
 
-    def complete_authorization(self, callback_args: dict) -> dict:
+    def complete_authorization(self, callback_args: dict, pending: dict) -> list[RemoteAccount]:
+        """Exchange what the platform sent back (code, verifier, state...) for the accounts granted."""
         raise PlatformError(PERMANENT, f"{self.label} channels need no connection.")
 
     def refresh(self) -> dict | None:
+        """New credentials for the channel (OAuth 2.0 refresh), or None where the platform has none."""
         return None
 
 
