@@ -91,6 +91,7 @@ class Channel(Base):
     approvals_required: Mapped[int] = mapped_column(Integer, default=1)
     remote_account_id: Mapped[str | None] = mapped_column(String(200))
     remote_name: Mapped[str | None] = mapped_column(String(200))
+    remote_handle: Mapped[str | None] = mapped_column(String(200))
     # Fernet-encrypted JSON; never rendered, logged or audited.
     credentials: Mapped[str | None] = mapped_column(Text)
     live_from: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -152,13 +153,66 @@ class Target(Base):
     error_code: Mapped[str | None] = mapped_column(String(100))
     error_message: Mapped[str | None] = mapped_column(Text)
     held_reason: Mapped[str | None] = mapped_column(Text)
+    # Per-platform fields as canonical JSON: title, description, tags, privacy.
+    extra: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
 
     post: Mapped[Post] = relationship(back_populates="targets")
+    media_links: Mapped[list["TargetMedia"]] = relationship(
+        cascade="all, delete-orphan", order_by="TargetMedia.position", lazy="selectin")
     channel: Mapped[Channel] = relationship(lazy="joined", innerjoin=True)
 
     @property
     def effective_text(self) -> str:
         return self.text if self.text else (self.post.body if self.post else "")
+
+
+class Media(Base):
+    """A stored file, kept by content hash; the published copy is cleaned of location and device data."""
+
+    __tablename__ = "media"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    mime_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    duration: Mapped[float | None] = mapped_column()
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    original_path: Mapped[str] = mapped_column(String(500))
+    published_path: Mapped[str] = mapped_column(String(500))
+    alt_text: Mapped[str] = mapped_column(Text, default="")
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class TargetMedia(Base):
+    __tablename__ = "target_media"
+    __table_args__ = (UniqueConstraint("target_id", "media_id", name="uq_target_media_target_media"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    target_id: Mapped[int] = mapped_column(ForeignKey("targets.id"), index=True)
+    media_id: Mapped[int] = mapped_column(ForeignKey("media.id"))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    media: Mapped[Media] = relationship(lazy="joined", innerjoin=True)
+
+
+class ConnectionAttempt(Base):
+    """An OAuth consent under way: what must survive the trip to the platform, kept server-side."""
+
+    __tablename__ = "connection_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    state: Mapped[str] = mapped_column(String(64), unique=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    channel_id: Mapped[int | None] = mapped_column(ForeignKey("channels.id"))  # set when reconnecting
+    pending: Mapped[str] = mapped_column(Text)  # Fernet-encrypted JSON
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Approval(Base):

@@ -64,15 +64,18 @@ class TargetSpec:
     channel_id: int
     text: str | None
     scheduled_at: datetime | None  # UTC; None means as soon as approved
+    extra: str = "{}"               # canonical JSON of the per-platform fields
+    media: tuple[str, ...] = ()     # content hashes of the attached files, in order
 
 
 def content_hash(body: str, link: str | None, targets: Iterable[TargetSpec]) -> str:
-    """What an approval is bound to: the words, the link, and where and when they go."""
+    """What an approval is bound to: the words, the link, the files, and where and when they go."""
     material = {
         "body": body or "",
         "link": link or "",
         "targets": sorted(
-            [t.channel_id, t.text or "", t.scheduled_at.isoformat() if t.scheduled_at else None] for t in targets
+            [t.channel_id, t.text or "", t.scheduled_at.isoformat() if t.scheduled_at else None,
+             t.extra or "{}", list(t.media)] for t in targets
         ),
     }
     blob = json.dumps(material, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

@@ -1,6 +1,7 @@
 """Use cases of a post: draft, submit, approve, reject, withdraw, retract. One transaction each."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -11,8 +12,8 @@ from .. import permissions as perm
 from .. import workflow as wf
 from ..clock import utcnow
 from ..errors import DeskError, ValidationFailed, WorkflowConflict
-from ..models import Approval, Channel, Post, Target
-from ..platforms import Content, PlatformContext, PlatformError, RemoteRef, publisher_class, publisher_for
+from ..models import Approval, Channel, Media, Post, Target, TargetMedia
+from ..platforms import Content, MediaItem, PlatformContext, PlatformError, RemoteRef, publisher_class, publisher_for
 from . import audit_trail
 from .common import ensure, get_or_404
 
@@ -22,6 +23,8 @@ class TargetInput:
     channel_id: int
     text: str | None = None
     scheduled_at: datetime | None = None  # UTC; None: as soon as approved
+    extra: dict | None = None             # per-platform fields; None keeps what the target has
+    media_ids: list[int] | None = None    # attached files in order; None keeps what the target has
 
 
 @dataclass
@@ -38,7 +41,29 @@ class DraftResult:
 
 
 def _specs(post: Post) -> list[wf.TargetSpec]:
-    return [wf.TargetSpec(t.channel_id, t.text, t.scheduled_at) for t in post.targets]
+    return [wf.TargetSpec(t.channel_id, t.text, t.scheduled_at, t.extra or "{}",
+                          tuple(link.media.sha256 for link in t.media_links)) for t in post.targets]
+
+
+def canonical_extra(extra: dict | None) -> str:
+    clean = {k: v for k, v in (extra or {}).items() if v not in (None, "", [], ())}
+    return json.dumps(clean, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def extra_of(target: Target) -> dict:
+    return json.loads(target.extra or "{}")
+
+
+def media_items(target: Target) -> tuple[MediaItem, ...]:
+    return tuple(MediaItem(path=m.media.published_path, mime_type=m.media.mime_type, size=m.media.size,
+                           filename=m.media.filename, duration=m.media.duration, alt_text=m.media.alt_text)
+                 for m in target.media_links)
+
+
+def content_of(target: Target) -> Content:
+    """What the platform adapter is given for this target: the one place it is assembled."""
+    return Content(text=target.effective_text, link=target.post.link, media=media_items(target),
+                   extra=extra_of(target))
 
 
 def _snapshot(post: Post) -> dict:
@@ -61,9 +86,13 @@ def problems_of(post: Post, now: datetime) -> dict[str, list[str]]:
     if not post.targets:
         problems.setdefault("channels", []).append("Choose at least one channel.")
     for t in post.targets:
-        content = Content(text=t.effective_text, link=post.link)
-        for p in publisher_class(t.channel.platform).validate(content):
-            key = "link" if p.field == "link" else (target_field(t.channel_id, "text") if t.text else "body")
+        for p in publisher_class(t.channel.platform).validate(content_of(t)):
+            if p.field == "link":
+                key = "link"
+            elif p.field == "text":
+                key = target_field(t.channel_id, "text") if t.text else "body"
+            else:  # media, title, description, tags, privacy...
+                key = target_field(t.channel_id, p.field)
             label = "" if key != "body" or len(post.targets) == 1 else f"{t.channel.name}: "
             msgs = problems.setdefault(key, [])
             if label + p.message not in msgs:
@@ -92,7 +121,29 @@ def _apply_input(session: Session, post: Post, data: PostInput) -> None:
             post.targets.append(target)
         target.text = (spec.text or "").strip() or None
         target.scheduled_at = spec.scheduled_at
+        if spec.extra is not None:
+            target.extra = canonical_extra(spec.extra)
+        if spec.media_ids is not None:
+            _attach_media(session, target, spec.media_ids)
     post.content_hash = wf.content_hash(post.body, post.link, _specs(post))
+
+
+def _media_units(session: Session, data: PostInput) -> set[int]:
+    ids = {i for t in data.targets for i in (t.media_ids or [])}
+    return set(session.scalars(select(Media.unit_id).where(Media.id.in_(ids)))) if ids else set()
+
+
+def _attach_media(session: Session, target: Target, media_ids: list[int]) -> None:
+    wanted = list(dict.fromkeys(media_ids))  # order kept, repeats dropped
+    found = {m.id: m for m in session.scalars(select(Media).where(Media.id.in_(wanted)))} if wanted else {}
+    missing = [i for i in wanted if i not in found]
+    if missing:
+        raise ValidationFailed(f"There is no media file {missing[0]}.",
+                               field_errors={target_field(target.channel_id, "media"): ["Unknown media file."]})
+    target.media_links.clear()
+    session.flush()
+    for position, media_id in enumerate(wanted):
+        target.media_links.append(TargetMedia(media_id=media_id, position=position, media=found[media_id]))
 
 
 def save_draft(session: Session, actor, data: PostInput, post_id: int | None = None,
@@ -107,6 +158,10 @@ def save_draft(session: Session, actor, data: PostInput, post_id: int | None = N
     forbidden = [c.name for c in channels.values() if not perm.can_draft_for(actor, c)]
     ensure(session, not forbidden, actor, "post.save",
            f"You may not draft for {', '.join(forbidden)}: ask for the author role in its unit.",
+           object_type="post", object_id=post_id, post_id=post_id)
+    foreign = sorted(u for u in _media_units(session, data) if u not in actor.roles_by_unit)
+    ensure(session, not foreign, actor, "post.save",
+           "A media file you attached belongs to a unit you are not a member of: use your own unit's media.",
            object_type="post", object_id=post_id, post_id=post_id)
     archived = [c.name for c in channels.values() if c.status == "archived"]
     if archived:

@@ -14,10 +14,11 @@ from sqlalchemy.orm import Session
 from .. import workflow as wf
 from ..clock import utcnow
 from ..models import Channel, Post, PublishAttempt, Target
-from ..platforms import Content, PlatformError, PublishRequest, RemoteRef
+from ..platforms import PlatformError, PublishRequest, RemoteRef
 from ..platforms.base import AMBIGUOUS, AUTH, PERMANENT, RATE_LIMITED, TRANSIENT
 from .audit_trail import SystemActor, record
 from .common import lock
+from .posts import content_of
 
 LIVE_POST_STATES = (wf.APPROVED, wf.PARTLY_PUBLISHED)
 
@@ -35,7 +36,7 @@ class Claim:
 def request_for(target: Target) -> PublishRequest:
     return PublishRequest(
         target_id=target.id, channel_id=target.channel_id,
-        content=Content(text=target.effective_text, link=target.post.link),
+        content=content_of(target),
         marker=f"desk-{target.post_id}-{target.id}",
     )
 
