@@ -12,6 +12,7 @@ Messages never carry URLs or headers: they can hold tokens.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable, Mapping
 from contextlib import contextmanager
@@ -21,6 +22,10 @@ import requests
 from urllib3.exceptions import NewConnectionError, NameResolutionError, ProtocolError
 
 from .base import AMBIGUOUS, AUTH, PERMANENT, RATE_LIMITED, TRANSIENT, PlatformError
+
+# requests-oauthlib and oauthlib log token requests and replies at DEBUG: credentials never reach a log.
+for _name in ("requests_oauthlib", "oauthlib"):
+    logging.getLogger(_name).setLevel(logging.INFO)
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 DEFAULT_TIMEOUT = (5.0, 30.0)
