@@ -1,0 +1,75 @@
+"""Storing uploaded media by content hash, and a unit's media library."""
+from __future__ import annotations
+
+import hashlib
+import os
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .. import media_types
+from ..clock import utcnow
+from ..errors import ValidationFailed
+from ..models import Media, Unit
+from . import audit_trail
+from .common import ensure, get_or_404
+
+MAX_UPLOAD_BYTES = 512 * 1024 * 1024  # the largest any platform takes (YouTube allows more, the desk does not)
+
+
+def _refuse(message: str) -> None:
+    raise ValidationFailed(message, field_errors={"media": [message]})
+
+
+def _store(media_dir: str, digest: str, ext: str, data: bytes) -> str:
+    folder = os.path.join(media_dir, digest[:2], digest[2:4])
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, f"{digest}.{ext}")
+    if not os.path.exists(path):
+        tmp = path + ".part"
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)  # never a half-written file under the final name
+    return path
+
+
+def store_upload(session: Session, actor, unit_id: int, filename: str, data: bytes, media_dir: str,
+                 now: datetime | None = None) -> Media:
+    """Check what the file really is, keep it once per content, and put it in the unit's library."""
+    now = now or utcnow()
+    unit = get_or_404(session, Unit, unit_id, "unit")
+    ensure(session, bool(actor.roles_by_unit.get(unit.id)), actor, "media.upload",
+           f"Only members of {unit.code} may add to its media library.", object_type="unit", object_id=unit.id,
+           unit_id=unit.id)
+    name = os.path.basename(filename or "upload")[:255]
+    if not data:
+        _refuse(f"{name} is empty.")
+    if len(data) > MAX_UPLOAD_BYTES:
+        _refuse(f"{name} is {len(data) // (1024 * 1024)} MB; the desk takes files up to "
+                f"{MAX_UPLOAD_BYTES // (1024 * 1024)} MB.")
+    sniffed = media_types.sniff(data)
+    if sniffed is None:
+        _refuse(f"{name} is not a photo or video the desk can publish (JPEG, PNG, GIF, WebP, MP4 or MOV), "
+                "whatever its name says. Export it in one of those formats and upload it again.")
+    digest = hashlib.sha256(data).hexdigest()
+    existing = session.scalar(select(Media).where(Media.unit_id == unit.id, Media.sha256 == digest))
+    if existing:
+        return existing
+    path = _store(media_dir, digest, media_types.EXTENSIONS[sniffed.mime_type], data)
+    media = Media(unit_id=unit.id, sha256=digest, filename=name, mime_type=sniffed.mime_type, size=len(data),
+                  duration=sniffed.duration, width=sniffed.width, height=sniffed.height, original_path=path,
+                  published_path=path, alt_text="", uploaded_by_id=actor.id, uploaded_at=now)
+    session.add(media)
+    session.flush()
+    audit_trail.record(session, actor, "media.uploaded", "media", media.id, unit_id=unit.id, now=now,
+                       details={"filename": name, "sha256": digest, "mime_type": sniffed.mime_type,
+                                "size": len(data)})
+    session.commit()
+    return media
+
+
+def unit_library(session: Session, actor, unit_id: int) -> list[Media]:
+    if not (actor.is_admin or actor.roles_by_unit.get(unit_id)):
+        return []
+    return list(session.scalars(select(Media).where(Media.unit_id == unit_id).order_by(Media.uploaded_at.desc())))
