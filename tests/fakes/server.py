@@ -62,7 +62,8 @@ class FakeServer:
     def start(self) -> "FakeServer":
         self._server = make_server("127.0.0.1", 0, self._recording_app, threaded=True,
                                    request_handler=_QuietHandler)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-server", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
+                                        name="fake-server", daemon=True)
         self._thread.start()
         return self
 
