@@ -529,3 +529,43 @@ def test_no_credential_reaches_the_log(x, caplog, tmp_path):
     secrets |= {x.fake.consumer_secret, x.fake.client_secret}
     logged = caplog.text + json.dumps([r.getMessage() for r in caplog.records])
     assert secrets and not any(s in logged for s in secrets)
+
+
+# ---- settings ------------------------------------------------------------------------------------------
+
+def test_x_settings_defaults_and_choice_of_oauth():
+    from desk.platforms.platform_settings import platform_settings
+
+    bare = platform_settings({})
+    assert bare.x.api_base == "https://api.x.com" and bare.x.authorize_url == "https://x.com/i/oauth2/authorize"
+    assert bare.x.auth_mode == "oauth1" and not bare.x.configured
+    assert bare.not_configured() == {"x": bare.x.not_configured_message}
+    assert "DESK_X_CONSUMER_KEY and DESK_X_CONSUMER_SECRET" in bare.x.not_configured_message
+    assert platform_settings({"DESK_X_CLIENT_ID": "c"}).x.auth_mode == "oauth2"  # only OAuth 2.0 is set up
+    both = platform_settings({"DESK_X_CLIENT_ID": "c", "DESK_X_CONSUMER_KEY": "k", "DESK_X_CONSUMER_SECRET": "s"})
+    assert both.x.auth_mode == "oauth1" and both.x.configured and both.not_configured() == {}
+    assert platform_settings({"DESK_X_AUTH": "OAuth2", "DESK_X_CONSUMER_KEY": "k"}).x.missing == ["DESK_X_CLIENT_ID"]
+    assert "s3cret" not in repr(platform_settings({"DESK_X_CONSUMER_SECRET": "s3cret"}))
+
+
+@pytest.mark.parametrize("env,complaint", [
+    ({"DESK_X_AUTH": "oauth3"}, "DESK_X_AUTH"),
+    ({"DESK_X_UPLOAD_CHUNK_BYTES": "lots"}, "DESK_X_UPLOAD_CHUNK_BYTES"),
+    ({"DESK_X_MEDIA_POLL_MAX_WAIT": "-1"}, "DESK_X_MEDIA_POLL_MAX_WAIT"),
+])
+def test_x_settings_refuse_nonsense(env, complaint):
+    from desk.config import ConfigError
+    from desk.platforms.platform_settings import platform_settings
+
+    with pytest.raises(ConfigError, match=complaint):
+        platform_settings(env)
+
+
+def test_settings_come_from_the_environment_unless_given(monkeypatch):
+    from desk.platforms.platform_settings import for_settings
+
+    monkeypatch.setenv("DESK_X_API_BASE", "https://proxy.force.example/x/")
+    plain = Settings(database_url="sqlite://", secret_key="t")
+    assert for_settings(plain).x.api_base == "https://proxy.force.example/x"
+    given = Settings(database_url="sqlite://", secret_key="t", extra={"platform_env": {}})
+    assert for_settings(given).x.api_base == "https://api.x.com"
