@@ -35,13 +35,16 @@ _MARKUP = re.compile(r"&#?\w+;|</?[a-z]")
 _SINGLE = r"[a-z0-9@$!#*%?|+(<{\[&]"
 _SPACED = re.compile(rf"(?<![a-z0-9]){_SINGLE}(?:[\s.,/|_-]+{_SINGLE}){{2,}}(?![a-z0-9])")
 _HARD_BREAK = re.compile(r"[^a-z0-9" + re.escape("".join(_CANDIDATES) + _SEPARATORS) + "]+")
+_NO_SEPARATORS = str.maketrans("", "", _SEPARATORS)
 _SPLIT = re.compile("[" + re.escape(_SEPARATORS) + "]+")
 _TOKEN = re.compile(r"[a-z0-9@$!+#|*]+")
 _LEET_I = str.maketrans({k: v for k, v in MODERATE_SUBSTITUTIONS.items() if k.isascii()})
 _LEET_L = str.maketrans({**{k: v for k, v in MODERATE_SUBSTITUTIONS.items() if k.isascii()},
                          **AMBIGUOUS_AS_L})
-# A road, a postcode district or a number ("A55", "B5", "455"): the rule never reports these.
-NUMBERISH = re.compile(r"[a-z]?\d+[a-z]?", re.I)
+# A number, a road or a postcode district ("455", "A55", "B5", "A4232"): the rule never reports
+# these, though the library reads them as leetspeak ("ass", "bs").
+NUMBERISH = re.compile(r"\d+|[a-z]?\d{1,4}[a-z]?", re.I)
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
 _RUNS = re.compile(r"(.)\1+")
 _EDGES = "\"'()[]{}<>.,;:!?"
 
@@ -56,19 +59,16 @@ def fold(text: str) -> str | None:
     folded = unicodedata.normalize("NFKD", text).translate(_LEET_SIGNS)
     if folded.isascii():
         return folded
-    out = []
-    for ch in folded:
-        if ch.isascii():
-            out.append(ch)
-            continue
+    table = {}
+    for ch in set(_NON_ASCII.findall(folded)):
         kind = unicodedata.category(ch)
         if kind[0] in "LN":
             return None
-        if kind in ("Mn", "Me", "Cf"):      # accents split off, zero-width joiners: gone
-            continue
-        # Other punctuation may be read as a separator; other symbols (emoji) as a mask.
-        out.append("-" if kind[0] == "P" else " " if kind in ("Sc", "Zs") else "*")
-    return "".join(out)
+        # Accents split off and zero-width joiners go; other punctuation may be read as a
+        # separator, currency and spaces as a space, other symbols (emoji) as a mask.
+        table[ord(ch)] = (None if kind in ("Mn", "Me", "Cf") else "-" if kind[0] == "P"
+                          else " " if kind in ("Sc", "Zs") else "*")
+    return folded.translate(table)
 
 
 class Gate:
@@ -77,7 +77,7 @@ class Gate:
     def __init__(self, words: Iterable[str]):
         self.plain: set[str] = set()
         self.trie: dict = {}
-        self.phrases: dict[tuple[str, str], list[tuple[str, ...]]] = {}
+        self.phrases: dict[str, list[tuple[str, ...]]] = {}
         for word in {w.lower() for w in words}:
             if not word.isascii():
                 continue                      # emoji and other scripts: fold() sends those on
@@ -85,12 +85,12 @@ class Gate:
             if len(parts) > 1:
                 # As written and with stretched letters squeezed, as the library's views have them.
                 for form in {tuple(parts), tuple(_squeeze(p) for p in parts)}:
-                    self.phrases.setdefault(form[:2], []).append(form)
+                    self.phrases.setdefault(form[0], []).append(form)
             else:
                 self._add(word)
 
     def _add(self, word: str) -> None:
-        joined = word.translate(str.maketrans("", "", _SEPARATORS))
+        joined = word.translate(_NO_SEPARATORS)
         if joined.isalpha():
             self.plain.add(joined)
         node = self.trie
@@ -106,19 +106,28 @@ class Gate:
         low = text.lower()
         if _MARKUP.search(low) or _SPACED.search(low):
             return True
-        if any(self.chunk(c) for c in low.split()):
+        if any(map(self.chunk, low.split())):
             return True
         return self._phrase(_TOKEN.findall(low))
 
     def _phrase(self, tokens: list[str]) -> bool:
-        leet_i = [t.translate(_LEET_I) for t in tokens]
-        for view in (tokens, leet_i, [t.translate(_LEET_L) for t in tokens],
-                     [_squeeze(t) for t in leet_i]):
-            for i, pair in enumerate(zip(view, view[1:])):
-                for phrase in self.phrases.get(pair, ()):
-                    if tuple(view[i:i + len(phrase)]) == phrase:
-                        return True
+        for i, token in enumerate(tokens):
+            for phrase in self._phrases_from(token):
+                if len(phrase) <= len(tokens) - i and all(
+                        word in self._forms(tokens[i + k]) for k, word in enumerate(phrase[1:], 1)):
+                    return True
         return False
+
+    @lru_cache(maxsize=1 << 16)
+    def _forms(self, token: str) -> frozenset[str]:
+        # As typed, leet undone either way, squeezed: a token matches a phrase's word in any of
+        # these, looser than any one of the library's views, so nothing it finds is missed.
+        leet_i = token.translate(_LEET_I)
+        return frozenset((token, leet_i, token.translate(_LEET_L), _squeeze(leet_i)))
+
+    @lru_cache(maxsize=1 << 16)
+    def _phrases_from(self, token: str) -> tuple[tuple[str, ...], ...]:
+        return tuple(p for form in self._forms(token) for p in self.phrases.get(form, ()))
 
     @lru_cache(maxsize=1 << 16)
     def chunk(self, chunk: str) -> bool:
@@ -128,7 +137,8 @@ class Gate:
         if NUMBERISH.fullmatch(chunk.strip(_EDGES)):
             return False
         for piece in _HARD_BREAK.split(chunk):
-            variants = {piece.translate(str.maketrans("", "", _SEPARATORS)), *_SPLIT.split(piece)}
+            # As typed ("_" is also a mask), joined at separators, and split at them.
+            variants = {piece, piece.translate(_NO_SEPARATORS), *_SPLIT.split(piece)}
             for v in variants:
                 if v and (self._plain(v) if v.isalpha() else
                           not NUMBERISH.fullmatch(v) and self._walk(v)):
@@ -138,13 +148,13 @@ class Gate:
     def _plain(self, word: str) -> bool:
         if word in self.plain:
             return True
-        # Stretched letters ("fuuuck", "shiiit") squeezed to one or to two.
-        once = _squeeze(word)
-        return once != word and (once in self.plain or _squeeze(word, 2) in self.plain)
+        # Stretched letters ("fuuuck", "niiigger"): each run may stand for fewer letters.
+        return _RUNS.search(word) is not None and self._walk(word)
 
     def _walk(self, piece: str) -> bool:
         """Does a listed word fill the piece, each character read as any letter it may stand for,
-        a run of one character as one, two or three letters, with signs allowed at either end?"""
+        a run of one character as any number of letters up to its length (squeezed or as typed),
+        with signs allowed at either end?"""
         runs = [(ch, len(list(group))) for ch, group in groupby(piece)]
         n = len(runs)
         signs_from = [True] * (n + 1)       # signs_from[i]: runs[i:] hold no letter
@@ -168,7 +178,7 @@ class Gate:
             ch, count = runs[i]
             if used:
                 stack.append((i + 1, node, 0))
-            if used < min(count, 3):
+            if used < count:
                 letters = _CANDIDATES.get(ch, (ch,))
                 children = node.items() if letters is None else (
                     (c, node[c]) for c in letters if c in node)

@@ -24,11 +24,12 @@ _LINK = re.compile(
     rf"|(?<![\w@.-])(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+(?:com|org|net|uk|io|info|gov|eu|ie|app)"
     rf"(?![\w-])(?:/{_TAIL})?"
     rf"|(?<![\w@.-])(?i:{_SHORT})/{_TAIL}")
+_DOT_LETTER = re.compile(r"\.[A-Za-z]")  # sentences put a space after their full stops; links do not
 _HOST = re.compile(r"^(?:[a-z]+://)?(?:[^@/?#]*@)?([^/:?#]+)", re.I)
 
 
 def links(text: str, allowed: tuple[str, ...]) -> Iterator[Hit]:
-    if "." not in text:
+    if not _DOT_LETTER.search(text):
         return
     for m in _LINK.finditer(text):
         url = m.group().rstrip(".,;:!?)]}'\"")

@@ -11,8 +11,6 @@ list, so the word is still found anywhere else in the post.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Iterator
-
 from glin_profanity import Filter
 from glin_profanity.data.dictionary import dictionary
 
@@ -69,16 +67,20 @@ def _spans(found: Filter, text: str) -> list[tuple[int, int]]:
     return [(hit.start, hit.end) for hit in found._scanner.scan(text)]
 
 
-def offensive(text: str, allowed_phrases: tuple[str, ...]) -> Iterator[Hit]:
+def offensive(text: str, allowed_phrases: tuple[str, ...]) -> list[Hit]:
     if not gate().might_offend(text):
-        return
+        return []
+    return found_by_library(text, allowed_phrases)
+
+
+def found_by_library(text: str, allowed_phrases: tuple[str, ...]) -> list[Hit]:
+    """The rule without its pre-check: what the library finds, overlapping hits merged."""
     merged: list[list[int]] = []
     for start, end in sorted(_spans(library(allowed_phrases), text)):
         if merged and start < merged[-1][1]:
             merged[-1][1] = max(merged[-1][1], end)
         else:
             merged.append([start, end])
-    for start, end in merged:
-        # "A55" (a trunk road), "B5" (a postcode district) and "455" read as leetspeak: not words.
-        if not NUMBERISH.fullmatch(text[start:end]):
-            yield OFFENSIVE, start, end
+    # "A55" (a trunk road), "B5" (a postcode district) and "455" read as leetspeak: not words.
+    return [(OFFENSIVE, start, end) for start, end in merged
+            if not NUMBERISH.fullmatch(text[start:end])]

@@ -31,23 +31,35 @@ _REFERENCE_BEFORE = re.compile(
 
 @lru_cache(maxsize=64)
 def allowed_numbers(numbers: tuple[str, ...], region: str) -> frozenset[str]:
-    """The allow-list in E.164, so "020 7230 1212" also allows "+44 20 7230 1212"."""
+    """The allow-list in E.164, so "020 7230 1212" also allows "+44 20 7230 1212"; and as the
+    bare digits it is written with, so the pre-check can pass it without the matcher."""
     out = set()
     for raw in numbers:
         try:
-            out.add(phonenumbers.format_number(phonenumbers.parse(raw, region),
-                                               PhoneNumberFormat.E164))
+            number = phonenumbers.parse(raw, region)
         except phonenumbers.NumberParseException:
             raise PolicyError("allowed_phone_numbers",
                               f"'{raw}' is not a phone number that can be dialled from "
                               f"{region}.") from None
+        e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
+        national = phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL)
+        out.update((e164, e164[1:], re.sub(r"\D", "", national)))
     return frozenset(out)
 
 
+def _worth_matching(text: str, allowed: frozenset[str]) -> bool:
+    """Is there a run of 7 to 15 digits that is neither an allowed number nor a reference?
+    The matcher is the slowest step of all the rules, so it runs only then."""
+    for m in _PHONE_RUN.finditer(text):
+        digits = re.sub(r"\D", "", m.group())
+        if 7 <= len(digits) <= 15 and digits not in allowed and not _REFERENCE_BEFORE.search(
+                text, max(0, m.start() - 30), m.start()):
+            return True
+    return False
+
+
 def phones(text: str, allowed: frozenset[str], region: str) -> Iterator[Hit]:
-    # The matcher is the slowest step of all: only run it when a run of seven digits exists.
-    if not any(len(m.group()) - len(m.group().translate(_DROP_DIGITS)) >= 7
-               for m in _PHONE_RUN.finditer(text)):
+    if not _worth_matching(text, allowed):
         return
     for match in PhoneNumberMatcher(text, region, leniency=Leniency.VALID):
         if phonenumbers.format_number(match.number, PhoneNumberFormat.E164) in allowed:
