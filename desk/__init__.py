@@ -20,6 +20,15 @@ def create_app(test_config: dict | None = None) -> Flask:
     env = dict(os.environ)
     env.update((test_config or {}).get("ENV", {}))
     settings = settings_from_env(app.instance_path, env)
+    # Adapters and the token cipher read the same variables the app was given (tests pass their own).
+    settings.extra["platform_env"] = env
+    from . import crypto
+
+    try:
+        crypto.configure(env)
+    except crypto.TokenKeyError as exc:
+        # A desk with only training channels needs no token key; connecting a real one says what to set.
+        app.logger.warning("%s", exc)
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SESSION_COOKIE_HTTPONLY=True,
