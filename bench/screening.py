@@ -103,13 +103,14 @@ def main() -> None:
     for text in make_posts(200, random.Random(args.seed + 1)):
         screen(text, policy=policy)
 
-    times, found = [], Counter()
+    times, found, flagged = [], Counter(), 0
     started = time.perf_counter()
     for text in posts:
         t0 = time.perf_counter_ns()
         findings = screen(text, policy=policy)
         times.append(time.perf_counter_ns() - t0)
         found.update(f.rule for f in findings)
+        flagged += bool(findings)
     elapsed = time.perf_counter() - started
 
     times.sort()
@@ -121,8 +122,7 @@ def main() -> None:
     print(f"median per post     {times[len(times) // 2] / 1000:.1f} µs")
     print(f"p99 per post        {p99 / 1000:.1f} µs")
     print(f"slowest post        {times[-1] / 1000:.1f} µs")
-    print(f"findings            {sum(found.values())} in "
-          f"{sum(1 for t in posts if screen(t, policy=policy))} posts")
+    print(f"findings            {sum(found.values())} in {flagged} posts")
     for rule, n in found.most_common():
         print(f"  {rule:<22}{n}")
 

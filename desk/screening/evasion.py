@@ -49,8 +49,8 @@ _RUNS = re.compile(r"(.)\1+")
 _EDGES = "\"'()[]{}<>.,;:!?"
 
 
-def _squeeze(word: str, keep: int = 1) -> str:
-    return _RUNS.sub(r"\1" * keep, word)
+def _squeeze(word: str) -> str:
+    return _RUNS.sub(r"\1", word)
 
 
 def fold(text: str) -> str | None:
@@ -157,14 +157,14 @@ class Gate:
         with signs allowed at either end?"""
         runs = [(ch, len(list(group))) for ch, group in groupby(piece)]
         n = len(runs)
+        starts = next((i for i, (ch, _) in enumerate(runs) if ch.isalpha()), n - 1) + 1
+        if starts > 16:
+            return True     # a long string of signs: too many readings to try, the library decides
         signs_from = [True] * (n + 1)       # signs_from[i]: runs[i:] hold no letter
         for i in range(n - 1, -1, -1):
             signs_from[i] = signs_from[i + 1] and not runs[i][0].isalpha()
-        stack, seen = [], set()
-        for i in range(n):
-            stack.append((i, self.trie, 0))
-            if runs[i][0].isalpha():
-                break
+        # A word may start after any signs before the first letter (they may be leet or masks).
+        stack, seen = [(i, self.trie, 0) for i in range(starts)], set()
         while stack:
             i, node, used = stack.pop()
             key = (i, id(node), used)

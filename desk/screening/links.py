@@ -17,11 +17,11 @@ SHORTENERS = (
 )
 _TAIL = r"[^\s<>\"'`]*"
 _SHORT = "|".join(re.escape(s) for s in SHORTENERS)
-# Three shapes: with a scheme or www.; a bare host on a common top-level domain, in lower case
-# (so "the area.Co-operation" is not a link); a bare shortener host followed by a path.
+# Three shapes: with a scheme or www.; a bare host on a common top-level domain written in lower
+# case (so "the area.Co-operation" is not a link); a bare shortener host followed by a path.
 _LINK = re.compile(
     rf"(?i:\b(?:https?://|www\.){_TAIL})"
-    rf"|(?<![\w@.-])(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+(?:com|org|net|uk|io|info|gov|eu|ie|app)"
+    rf"|(?<![\w@.-])(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+(?:com|org|net|uk|io|info|gov|eu|ie|app)"
     rf"(?![\w-])(?:/{_TAIL})?"
     rf"|(?<![\w@.-])(?i:{_SHORT})/{_TAIL}")
 _DOT_LETTER = re.compile(r"\.[A-Za-z]")  # sentences put a space after their full stops; links do not
