@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint, Index
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .db import Base, UTCDateTime
@@ -20,6 +20,13 @@ class Unit(Base):
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Governance policy: how long an approved access grant lasts, and whether a unit role alone
+    # (without a business-case grant) lets a person draft or approve for the unit's channels.
+    grant_period_days: Mapped[int] = mapped_column(Integer, default=182, server_default="182")
+    roles_grant_access: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The unit's screening policy as JSON: severity overrides, operational-security terms and
+    # patterns, allowed link domains, phone numbers and phrases.
+    screening_policy: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
 
     channels: Mapped[list["Channel"]] = relationship(back_populates="unit", order_by="Channel.name")
 
@@ -37,6 +44,11 @@ class User(Base):
     line_manager_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Two-factor sign-in: the TOTP secret (Fernet-encrypted), and the last time step accepted, so
+    # that a code is refused a second time whichever process sees it.
+    totp_secret: Mapped[str | None] = mapped_column(Text)
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
 
     line_manager: Mapped["User | None"] = relationship(remote_side="User.id")
     memberships: Mapped[list["Membership"]] = relationship(
@@ -98,6 +110,10 @@ class Channel(Base):
     live_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     status_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # An event feed runs only while its operation is on (live_from .. live_until).
+    is_event_feed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    operation_name: Mapped[str | None] = mapped_column(String(200))
+    closing_reminder_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     unit: Mapped[Unit] = relationship(back_populates="channels", lazy="joined", innerjoin=True)
 
@@ -117,6 +133,10 @@ class Post(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set when the post was made from a pre-approved template: which version, with which values.
+    template_id: Mapped[int | None] = mapped_column(ForeignKey("post_templates.id"))
+    template_version: Mapped[int | None] = mapped_column(Integer)
+    template_values: Mapped[str | None] = mapped_column(Text)
 
     author: Mapped[User] = relationship(lazy="joined", innerjoin=True)
     targets: Mapped[list["Target"]] = relationship(
@@ -230,6 +250,8 @@ class Approval(Base):
     scope: Mapped[str] = mapped_column(Text, default="")
     decided_at: Mapped[datetime] = mapped_column(UTCDateTime())
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The screening warnings the approver ticked as read, as JSON findings.
+    acknowledged_findings: Mapped[str | None] = mapped_column(Text)
 
     post: Mapped[Post] = relationship(back_populates="approvals")
     approver: Mapped[User] = relationship(lazy="joined", innerjoin=True)
@@ -299,3 +321,78 @@ class AuditEvent(Base):
     details: Mapped[str] = mapped_column(Text, default="{}")  # canonical JSON
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class AccessGrant(Base):
+    """A person's right to draft or approve for one channel, asked for with a business case and decided
+    by their line manager (or the unit's administrators when they have none); it expires."""
+
+    __tablename__ = "access_grants"
+    __table_args__ = (Index("ix_access_grants_user_channel", "user_id", "channel_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id"), index=True)
+    role: Mapped[str] = mapped_column(String(20))  # author | approver
+    business_case: Mapped[str] = mapped_column(Text)
+    period_days: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending approved refused revoked
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    decider_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    decision_comment: Mapped[str | None] = mapped_column(Text)
+    starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    expiry_warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoke_reason: Mapped[str | None] = mapped_column(Text)
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id], lazy="joined", innerjoin=True)
+    channel: Mapped[Channel] = relationship(lazy="joined", innerjoin=True)
+
+
+class PostTemplate(Base):
+    """Pre-approved text with named fields, for operational updates during an event."""
+
+    __tablename__ = "post_templates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)          # text with {field} placeholders
+    fields: Mapped[str] = mapped_column(Text, default="[]")  # JSON: [{name, label, type, limit, choices}]
+    channel_ids: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of the unit's channels
+    status: Mapped[str] = mapped_column(String(20), default="draft")  # draft approved suspended
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    content_hash: Mapped[str] = mapped_column(String(64), default="")
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class RecoveryCode(Base):
+    """A one-time code for when the authenticator is lost; only its hash is kept."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(255))
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Pause(Base):
+    """An emergency stop: the whole desk (unit_id None) or one unit publishes nothing until resumed."""
+
+    __tablename__ = "pauses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    paused_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    paused_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    resumed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    resumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
