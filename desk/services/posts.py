@@ -204,12 +204,18 @@ def save_draft(session: Session, actor, data: PostInput, post_id: int | None = N
     return DraftResult(post, problems_of(post, now))
 
 
+def _post_for(session: Session, actor, post_id: int, action: str, allowed, refusal: str) -> Post:
+    """Load the post, refuse (audited) if `allowed(actor, post)` says no, and check the workflow allows it."""
+    post = get_or_404(session, Post, post_id, "post")
+    ensure(session, allowed(actor, post), actor, f"post.{action}", refusal, object_type="post",
+           object_id=post.id, post_id=post.id)
+    wf.require_transition(post.status, action)
+    return post
+
+
 def submit(session: Session, actor, post_id: int, now: datetime | None = None) -> Post:
     now = now or utcnow()
-    post = get_or_404(session, Post, post_id, "post")
-    ensure(session, perm.can_edit_post(actor, post), actor, "post.submit",
-           "Only the post's author may submit it.", object_type="post", object_id=post.id, post_id=post.id)
-    wf.require_transition(post.status, "submit")
+    post = _post_for(session, actor, post_id, "submit", perm.can_edit_post, "Only the post's author may submit it.")
     problems = problems_of(post, now)
     if problems:
         raise ValidationFailed("The post cannot be submitted yet: fix the problems shown.", field_errors=problems)
@@ -281,11 +287,8 @@ def approve(session: Session, actor, post_id: int, expected_hash: str | None = N
 def reject(session: Session, actor, post_id: int, comment: str, expected_hash: str | None = None,
            now: datetime | None = None) -> Post:
     now = now or utcnow()
-    post = get_or_404(session, Post, post_id, "post")
-    ensure(session, perm.can_approve_post(actor, post), actor, "post.reject",
-           "Only an approver of this post's channels (not its author) may reject it.",
-           object_type="post", object_id=post.id, post_id=post.id)
-    wf.require_transition(post.status, "reject")
+    post = _post_for(session, actor, post_id, "reject", perm.can_approve_post,
+                     "Only an approver of this post's channels (not its author) may reject it.")
     _check_version(post, expected_hash)
     comment = (comment or "").strip()
     if not comment:
@@ -304,11 +307,8 @@ def reject(session: Session, actor, post_id: int, comment: str, expected_hash: s
 
 def withdraw(session: Session, actor, post_id: int, reason: str | None = None, now: datetime | None = None) -> Post:
     now = now or utcnow()
-    post = get_or_404(session, Post, post_id, "post")
-    ensure(session, perm.can_withdraw(actor, post), actor, "post.withdraw",
-           "Only the author or an approver of its channels may withdraw a post.",
-           object_type="post", object_id=post.id, post_id=post.id)
-    wf.require_transition(post.status, "withdraw")
+    post = _post_for(session, actor, post_id, "withdraw", perm.can_withdraw,
+                     "Only the author or an approver of its channels may withdraw a post.")
     if any(t.status in (wf.T_SENDING, wf.T_PUBLISHED, wf.T_UNKNOWN) for t in post.targets):
         raise WorkflowConflict("Part of this post has already gone out (or may have): retract it instead.")
     before = post.status
@@ -326,11 +326,8 @@ def retract(session: Session, actor, post_id: int, reason: str, context: Platfor
             now: datetime | None = None) -> Post:
     """Delete a published post from its platforms; what cannot be deleted is said, and kept as is."""
     now = now or utcnow()
-    post = get_or_404(session, Post, post_id, "post")
-    ensure(session, perm.can_retract(actor, post), actor, "post.retract",
-           "Only an approver of this post's channels may retract it.",
-           object_type="post", object_id=post.id, post_id=post.id)
-    wf.require_transition(post.status, "retract")
+    post = _post_for(session, actor, post_id, "retract", perm.can_retract,
+                     "Only an approver of this post's channels may retract it.")
     reason = (reason or "").strip()
     if not reason:
         raise ValidationFailed("Give the reason for the retraction: it goes on the record.",
