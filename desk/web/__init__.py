@@ -74,6 +74,7 @@ def register_web(app: Flask) -> None:
 
     for bp in (auth.bp, main.bp, posts.bp, approvals.bp, channels.bp, admin.bp, audit_views.bp, api):
         app.register_blueprint(bp)
+    from .media_views import bp as media_bp; app.register_blueprint(media_bp)  # noqa: E702 (photos and videos)
 
 
 def platform_context():

@@ -9,28 +9,67 @@ from collections import Counter
 from zoneinfo import ZoneInfo
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, Form, FormField, HiddenField, SelectMultipleField, StringField, TextAreaField
+from wtforms import (BooleanField, Form, FormField, HiddenField, MultipleFileField, SelectField, SelectMultipleField,
+                     StringField, TextAreaField)
 from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..errors import ValidationFailed
-from ..services.posts import PostInput, TargetInput
+from ..services.posts import PostInput, TargetInput, extra_of
 from ..timezones import parse_local, utc_to_local
 
 LOCAL_INPUT = "%Y-%m-%dT%H:%M"  # what <input type="datetime-local"> sends and shows
+
+# The per-platform fields a press officer fills in (Content.extra); platforms not named here take the text only.
+PRIVACY_CHOICES = {
+    "youtube": [("public", "Public: anyone can find and watch it"),
+                ("unlisted", "Unlisted: only people who have the link"),
+                ("private", "Private: only the channel's own account")],
+    "flickr": [("public", "Public: anyone"), ("friends", "Friends only"), ("family", "Family only"),
+               ("private", "Private: only the account itself")],
+}
+EXTRA_FIELDS = ("title", "description", "tags", "privacy")
 
 
 def _strip(value):
     return value.strip() if isinstance(value, str) else value
 
 
+def _ids():
+    # Any id is accepted here: whether this person may use the file is the service's decision.
+    return SelectMultipleField(coerce=int, validate_choice=False)
+
+
 class TargetForm(Form):
-    """What may differ on one channel: its own text and its own time (both optional)."""
+    """What may differ on one channel: its own text, its own time (both optional) and its files."""
 
     text = TextAreaField("Text for this channel", filters=[_strip],
                          description="Leave empty to use the post's text.")
     scheduled_at = StringField("Own time", filters=[_strip], render_kw={"type": "datetime-local"},
                                description="Leave empty to use the post's time.")
+    media = _ids()  # one checkbox per file of the post, drawn by the template
+
+
+def _extras_form(platform: str) -> type[TargetForm]:
+    """A channel's sub-form with the fields its platform asks for (title, description, tags, privacy)."""
+    word = "Visibility" if platform == "flickr" else "Privacy"
+
+    class _Extras(TargetForm):
+        title = StringField("Title", filters=[_strip])
+        description = TextAreaField("Description", filters=[_strip], render_kw={"rows": 4})
+        tags = StringField("Tags", filters=[_strip], description="Separated by commas; a tag may have spaces.")
+        privacy = SelectField(word, choices=PRIVACY_CHOICES[platform], default="public")
+
+    return _Extras
+
+
+def has_extras(sub) -> bool:
+    return sub is not None and "privacy" in sub.form._fields
+
+
+def split_tags(text: str | None) -> list[str]:
+    """'road closure, A40 ,,Camden' -> ['road closure', 'A40', 'Camden']: repeats dropped, order kept."""
+    return list(dict.fromkeys(" ".join(t.split()) for t in (text or "").split(",") if t.strip()))
 
 
 class PostForm(FlaskForm):
@@ -43,6 +82,9 @@ class PostForm(FlaskForm):
                                    widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())
     scheduled_at = StringField("Proposed time", filters=[_strip], render_kw={"type": "datetime-local"})
     asap = BooleanField("As soon as approved")
+    media = MultipleFileField("Add photos or videos", render_kw={"accept": "image/*,video/*"})
+    listed = _ids()   # the files the form showed, each with a checkbox per channel
+    library = _ids()  # files picked from the unit's media library
 
 
 def post_form(channels, **kwargs) -> PostForm:
@@ -52,7 +94,8 @@ def post_form(channels, **kwargs) -> PostForm:
         pass
 
     for c in channels:
-        setattr(_PostForm, f"target_{c.id}", FormField(TargetForm, name=f"target-{c.id}", label=c.name))
+        sub = _extras_form(c.platform) if c.platform in PRIVACY_CHOICES else TargetForm
+        setattr(_PostForm, f"target_{c.id}", FormField(sub, name=f"target-{c.id}", label=c.name))
     form = _PostForm(**kwargs)
     form.channels.choices = [(c.id, c.name) for c in channels]
     return form
@@ -75,13 +118,27 @@ def data_from_post(post, zone: ZoneInfo) -> dict:
     data = {"body": post.body, "link": post.link or "", "channels": [t.channel_id for t in post.targets],
             "scheduled_at": local(common), "asap": bool(post.targets) and common is None}
     for t in post.targets:
-        data[f"target_{t.channel_id}"] = {"text": t.text or "",
-                                          "scheduled_at": local(t.scheduled_at) if t.scheduled_at != common else ""}
+        extra = extra_of(t)
+        data[f"target_{t.channel_id}"] = {
+            "text": t.text or "", "scheduled_at": local(t.scheduled_at) if t.scheduled_at != common else "",
+            "title": extra.get("title", ""), "description": extra.get("description", ""),
+            "tags": ", ".join(extra.get("tags") or []), "privacy": extra.get("privacy") or "public"}
     return data
 
 
-def read_post_input(form: PostForm, zone: ZoneInfo) -> tuple[PostInput, dict[str, list[str]]]:
-    """Turn the form into the service's input; times that cannot be read come back as field errors."""
+def read_extra(sub) -> dict | None:
+    """The platform fields of one channel's sub-form, as the service stores them; None if it has none."""
+    if not has_extras(sub):
+        return None
+    return {"title": sub.title.data or "", "description": sub.description.data or "",
+            "tags": split_tags(sub.tags.data), "privacy": sub.privacy.data or ""}
+
+
+def read_post_input(form: PostForm, zone: ZoneInfo,
+                    media: dict[int, list[int]] | None = None) -> tuple[PostInput, dict[str, list[str]]]:
+    """Turn the form into the service's input; times that cannot be read come back as field errors.
+
+    `media` gives each channel's files in order (see post_media); without it, targets keep theirs."""
     errors: dict[str, list[str]] = {}
 
     def parse(text, key):
@@ -106,7 +163,9 @@ def read_post_input(form: PostForm, zone: ZoneInfo) -> tuple[PostInput, dict[str
         own_text = sub.scheduled_at.data if sub else ""
         own = parse(own_text, f"target-{channel_id}-scheduled_at")
         needs_post_time |= not own_text
-        targets.append(TargetInput(channel_id, text or None, own or (None if asap else post_time)))
+        targets.append(TargetInput(channel_id, text or None, own or (None if asap else post_time),
+                                   extra=read_extra(sub),
+                                   media_ids=None if media is None else media.get(channel_id, [])))
     if needs_post_time and not asap and not form.scheduled_at.data:
         errors.setdefault("scheduled_at", []).append(
             "Choose a proposed time, or tick 'As soon as approved'.")

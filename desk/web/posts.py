@@ -3,23 +3,45 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import func, or_, select
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from .. import permissions as perm
 from .. import workflow as wf
 from ..errors import DeskError, NotFound, PermissionDenied, ValidationFailed, WorkflowConflict
 from ..models import Channel, Post, Target
-from ..platforms import PlatformError, publisher_class
+from ..platforms import Content, PlatformError, publisher_class
+from ..services import media as media_service
 from ..services import posts
 from ..services.common import ensure, get_or_404
 from . import db, platform_context, settings
-from .post_forms import (ActionForm, RetractForm, WithdrawForm, apply_errors, data_from_post, post_form,
-                         read_post_input, target_form)
+from . import post_media
+from .post_forms import (PRIVACY_CHOICES, ActionForm, RetractForm, WithdrawForm, apply_errors, data_from_post,
+                         has_extras, post_form, read_post_input, target_form)
 
 bp = Blueprint("posts", __name__, url_prefix="/posts")
 PER_PAGE = 50
+# The post form carries uploads: one file as large as the media library takes, plus the typed fields.
+FORM_LIMIT = media_service.MAX_UPLOAD_BYTES + (1 << 20)
+
+
+@bp.url_value_preprocessor
+def _allow_uploads(endpoint, _values):
+    # Runs before the CSRF check reads the body, so the larger limit applies to the post form only.
+    if endpoint in ("posts.new_post", "posts.edit_post") and request.method == "POST":
+        request.max_content_length = FORM_LIMIT
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _too_large(_exc):
+    """More bytes than the form takes: nothing was read, so nothing can be kept; say what to do."""
+    error = DeskError(f"The files sent together were larger than the desk takes at once "
+                      f"({FORM_LIMIT // (1 << 20)} MB), so nothing was received and nothing was saved. Go back "
+                      "(your browser usually keeps what you typed) and add large videos one at a time.")
+    error.http_status = 413
+    return render_template("error.html", error=error, title="Files too large"), 413
 
 
 @bp.app_template_filter("platform")
@@ -28,6 +50,16 @@ def platform_label(platform: str) -> str:
         return publisher_class(platform).label
     except PlatformError:  # a platform whose adapter is not written yet is still named
         return platform.title()
+
+
+@bp.app_template_filter("extra")
+def target_extra(target: Target) -> dict:
+    return posts.extra_of(target)
+
+
+@bp.app_template_filter("privacy")
+def privacy_label(value: str, platform: str) -> str:
+    return dict(PRIVACY_CHOICES.get(platform, ())).get(value, value)
 
 
 def me():
@@ -85,32 +117,46 @@ def _groups(channels: list[Channel]) -> list[tuple]:
     return list(groups.values())
 
 
-def _render_form(form, post: Post | None, channels, saved_with_problems: bool = False, status: int = 200):
+def _render_form(form, post: Post | None, channels, plan: post_media.MediaPlan, refused,
+                 saved_with_problems: bool = False, status: int = 200):
     action = url_for("posts.edit_post", post_id=post.id) if post else url_for("posts.new_post")
     options = {option.data: option for option in form.channels}
+    shelves = post_media.library(db(), me(), channels, exclude=set(plan.ids))
     return render_template("posts/form.html", form=form, post=post, groups=_groups(channels), action=action,
-                           options=options, target_form=target_form, saved_with_problems=saved_with_problems), status
+                           options=options, target_form=target_form, saved_with_problems=saved_with_problems,
+                           plan=plan, refused=refused, shelves=shelves, has_extras=has_extras,
+                           several_units=len({c.unit_id for c in channels}) > 1), status
 
 
 def _save(post: Post | None):
     """Save (and on 'submit', submit) the form; problems are shown next to their fields, text kept."""
     channels = _offered_channels(post)
     form = post_form(channels)
+    refused = post_media.Refusals()
     if not form.validate_on_submit():
-        return _render_form(form, post, channels, status=400)
-    data, errors = read_post_input(form, settings().zone)
+        # An invalid form (an expired token, a forged value) stores no upload.
+        plan = post_media.plan_from_request(db(), me(), form, channels, None, refused)
+        return _render_form(form, post, channels, plan, refused, status=400)
+    plan = post_media.plan_from_request(db(), me(), form, channels, settings().media_dir, refused)
+    data, errors = read_post_input(form, settings().zone, media=plan.chosen)
+    if plan.refusals:
+        errors["media"] = plan.refusals
     if errors:
         apply_errors(form, errors)
+        kept = " The files that were accepted are listed with the post." if plan.stored_in else ""
         form.form_errors.append("Nothing was saved yet: put right what is marked below. Everything you typed "
-                                "is still here.")
-        return _render_form(form, post, channels, status=400)
+                                "is still here." + kept)
+        return _render_form(form, post, channels, plan, refused, status=400)
+    if plan.stored_in and len({c.unit_id for c in channels if c.id in (form.channels.data or [])}) > 1:
+        flash(f"The files you added went into the media library of {plan.stored_in}, the unit of the first "
+              "channel chosen.", "info")
     before = post.status if post else None
     try:
         result = posts.save_draft(db(), me(), data, post_id=post.id if post else None)
     except (ValidationFailed, WorkflowConflict) as exc:
         apply_errors(form, exc.field_errors)
         form.form_errors.append(exc.message + " Nothing was saved; what you typed is still here.")
-        return _render_form(form, post, channels, status=exc.http_status)
+        return _render_form(form, post, channels, plan, refused, status=exc.http_status)
     post = result.post
     if before in (wf.IN_REVIEW, wf.APPROVED) and post.status == before:
         flash(f"Nothing had changed, so the post is still {wf.POST_STATE_LABELS[before].lower()}.", "info")
@@ -120,7 +166,7 @@ def _save(post: Post | None):
               "submit it for approval once more.", "info")
     if result.problems:
         apply_errors(form, result.problems)
-        return _render_form(form, post, channels, saved_with_problems=True)
+        return _render_form(form, post, channels, plan, refused, saved_with_problems=True)
     if request.form.get("action") != "submit":
         flash("Draft saved.", "success")
         return redirect(url_for("posts.view_post", post_id=post.id))
@@ -128,7 +174,7 @@ def _save(post: Post | None):
         posts.submit(db(), me(), post.id)
     except ValidationFailed as exc:
         apply_errors(form, exc.field_errors)
-        return _render_form(form, post, channels, saved_with_problems=True)
+        return _render_form(form, post, channels, plan, refused, saved_with_problems=True)
     flash("Submitted for approval. An approver of each channel's unit will see it in their queue.", "success")
     return redirect(url_for("posts.view_post", post_id=post.id))
 
@@ -140,7 +186,9 @@ def new_post():
     if request.method == "POST":
         return _save(None)
     channels = _offered_channels(None)
-    return _render_form(post_form(channels), None, channels)
+    refused = post_media.Refusals()
+    return _render_form(post_form(channels), None, channels,
+                        post_media.plan_from_post(db(), me(), None, channels, refused), refused)
 
 
 @bp.route("/<int:post_id>/edit", methods=["GET", "POST"])
@@ -157,7 +205,8 @@ def edit_post(post_id: int):
         return redirect(url_for("posts.view_post", post_id=post.id))
     channels = _offered_channels(post)
     form = post_form(channels, formdata=None, data=data_from_post(post, settings().zone))
-    return _render_form(form, post, channels)
+    refused = post_media.Refusals()
+    return _render_form(form, post, channels, post_media.plan_from_post(db(), me(), post, channels, refused), refused)
 
 
 def _editable(post: Post) -> bool:
@@ -248,3 +297,31 @@ def retract(post_id: int):
         return redirect(url_for("posts.view_post", post_id=post_id))
     flash("Retracted: it has been deleted from the platforms.", "success")
     return redirect(url_for("posts.view_post", post_id=post_id))
+
+
+def _x_count(text: str, link: str) -> dict:
+    from ..platforms.x import compose
+    from ..platforms.x_text import MAX_WEIGHTED_LENGTH, weighted_length
+
+    composed = compose(Content(text=text, link=link or None))
+    length = weighted_length(composed)
+    return {"platform": "x", "weighted": length.weighted, "limit": MAX_WEIGHTED_LENGTH, "over_by": length.over_by,
+            "valid": length.valid, "urls": length.urls, "emoji": length.emoji,
+            "invalid_characters": length.has_invalid_characters,
+            "label": f"{length.weighted} / {MAX_WEIGHTED_LENGTH}"}
+
+
+COUNTERS = {"x": _x_count}
+
+
+@bp.route("/count", methods=["GET", "POST"])
+@login_required
+def count():
+    """A text's length as its platform counts it, with the link as it will be sent: the figure the
+    server's own check uses. POST keeps drafts out of address logs (and carries the CSRF token)."""
+    values = request.form if request.method == "POST" else request.args
+    platform = values.get("platform", "")
+    counter = COUNTERS.get(platform)
+    if counter is None:
+        return jsonify(error="unknown_platform", message=f"The desk counts texts for {', '.join(COUNTERS)} only."), 400
+    return jsonify(counter(values.get("text", ""), values.get("link", "").strip()))
