@@ -282,3 +282,22 @@ def audit_export(out, actor, unit_code, channel_id, post_id, action, since, unti
         count = audit_trail.export(s, operator(), f, out, getattr(out, "name", "-"))
         getattr(out, "close_intelligently", out.close)()  # never closes standard output
     click.echo(f"Wrote {count} audit events to {getattr(out, 'name', '-')}.", err=True)
+
+
+# ---- channel credentials ------------------------------------------------------------------------
+
+@desk_cli.command("rotate-token-key")
+def rotate_token_key():
+    """Re-encrypt every channel's credentials and pending connection with DESK_TOKEN_KEY's newest key."""
+    from .services import connections
+
+    with session_scope() as s:
+        done = connections.rotate_token_key(s, operator())
+    click.echo(f"Re-encrypted with the newest key: {done.channels} channel credential(s) and {done.attempts} "
+               "pending connection(s).")
+    if done.unreadable_channels or done.unreadable_attempts:
+        ids = ", ".join(str(i) for i in done.unreadable_channels) or "none"
+        click.echo(f"Could not read with any listed key: channels {ids}; {done.unreadable_attempts} connection(s). "
+                   "Reconnect those channels (their credentials were left as they were).", err=True)
+    else:
+        click.echo("Every credential now uses the newest key: older keys can be removed from DESK_TOKEN_KEY.")

@@ -9,9 +9,11 @@ mapping in `settings.extra["platform_env"]` (tests), else the process environmen
 """
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..config import ConfigError
 
@@ -108,18 +110,40 @@ def x_settings(env: Mapping[str, str]) -> XSettings:
     )
 
 
+# Each of these platforms reads its own settings in `<name>_settings.py`, with a `<name>_settings(env)` reader.
+OTHER_PLATFORMS = ("facebook", "youtube", "flickr")
+
+
 @dataclass(frozen=True)
 class PlatformSettings:
     x: XSettings
+    facebook: Any = None  # FacebookSettings, YouTubeSettings, FlickrSettings: None where not installed
+    youtube: Any = None
+    flickr: Any = None
 
     def not_configured(self) -> dict[str, str]:
         """Platform -> what to set, for every platform that is not configured."""
-        return {name: s.not_configured_message for name, s in (("x", self.x),) if not s.configured}
+        every = (("x", self.x),) + tuple((name, getattr(self, name)) for name in OTHER_PLATFORMS)
+        return {name: s.not_configured_message for name, s in every if s is not None and not s.configured}
+
+
+def _other_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    found = {}
+    for name in OTHER_PLATFORMS:
+        module_name = f"{__package__}.{name}_settings"
+        try:  # imported here, not at the top: those modules import this one's helpers
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        found[name] = getattr(module, f"{name}_settings")(env)
+    return found
 
 
 def platform_settings(env: Mapping[str, str] | None = None) -> PlatformSettings:
     env = os.environ if env is None else env
-    return PlatformSettings(x=x_settings(env))
+    return PlatformSettings(x=x_settings(env), **_other_settings(env))
 
 
 def for_settings(settings) -> PlatformSettings:

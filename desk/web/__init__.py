@@ -75,6 +75,7 @@ def register_web(app: Flask) -> None:
     for bp in (auth.bp, main.bp, posts.bp, approvals.bp, channels.bp, admin.bp, audit_views.bp, api):
         app.register_blueprint(bp)
     from .media_views import bp as media_bp; app.register_blueprint(media_bp)  # noqa: E702 (photos and videos)
+    from .connect_views import bp as connect_bp; app.register_blueprint(connect_bp)  # noqa: E702 (OAuth)
 
 
 def platform_context():

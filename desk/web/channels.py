@@ -5,10 +5,12 @@ from flask import Blueprint, render_template
 from flask_login import login_required
 from sqlalchemy import select
 
+from .. import permissions as perm
 from ..errors import NotFound
 from ..models import Channel, TrainingPublication, Unit
-from ..services.common import get_or_404
+from ..services.common import ensure, get_or_404
 from . import db
+from .connect_views import connect_options
 from .posts import me
 
 # No url_prefix: the training feed lives at /training/<id>, the address its adapter gives out.
@@ -24,7 +26,19 @@ def list_channels():
     stmt = select(Channel).join(Unit, Channel.unit_id == Unit.id).order_by(Unit.code, Channel.name)
     if not (user.is_admin or user.is_auditor):
         stmt = stmt.where(Channel.unit_id.in_(list(user.roles_by_unit)))
-    return render_template("channels/list.html", channels=db().scalars(stmt).all())
+    return render_template("channels/list.html", channels=db().scalars(stmt).all(), connect=connect_options(user))
+
+
+@bp.route("/channels/<int:channel_id>")
+@login_required
+def view_channel(channel_id: int):
+    """One channel: its platform account (id, name, handle; never its credentials), status and Reconnect."""
+    user = me()
+    channel = get_or_404(db(), Channel, channel_id, "channel")
+    ensure(db(), user.is_admin or user.is_auditor or bool(perm.roles_in(user, channel.unit_id)), user,
+           "channel.view", "This channel belongs to a unit you have no role in.", object_type="channel",
+           object_id=channel.id, unit_id=channel.unit_id, channel_id=channel.id)
+    return render_template("channels/view.html", channel=channel)
 
 
 @bp.route("/training/<int:channel_id>")
