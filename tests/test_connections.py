@@ -111,7 +111,7 @@ def test_oauth1_connect_makes_a_channel_of_the_unit(desk):
     assert channel.name == "Met Police Events (@MetPoliceEvents)" and channel.approvals_required == 1
     credentials = crypto.decrypt_json(channel.credentials)
     assert credentials["mode"] == "oauth1" and credentials["oauth_token"] in desk.fake.access_tokens
-    assert "Connected Met Police Events (@MetPoliceEvents) (DPA)" in result.message
+    assert result.message.startswith("Connected Met Police Events (@MetPoliceEvents) as a channel of DPA:")
 
     done = attempt_of(s, state)
     assert done.completed_at is not None and crypto.decrypt_json(done.pending) == {}

@@ -282,10 +282,11 @@ def _who(account: RemoteAccount) -> str:
 
 
 def _connected_message(channels: list[Channel]) -> str:
-    names = ", ".join(f"{c.name} ({c.unit.code})" for c in channels)
+    names = ", ".join(c.name for c in channels)
+    units = ", ".join(dict.fromkeys(c.unit.code for c in channels))
     if len(channels) == 1:
-        return f"Connected {names}: its authors can post to it now, with its approvers' approval as usual."
-    return f"Connected {names}: their authors can post to them now, with their approvers' approval as usual."
+        return f"Connected {names} as a channel of {units}: its authors can post to it now."
+    return f"Connected {names} as channels of {units}: their authors can post to them now."
 
 
 def _give_credentials(channel: Channel, account: RemoteAccount) -> None:
