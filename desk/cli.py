@@ -289,10 +289,10 @@ def audit_export(out, actor, unit_code, channel_id, post_id, action, since, unti
 @desk_cli.command("rotate-token-key")
 def rotate_token_key():
     """Re-encrypt every channel's credentials and pending connection with DESK_TOKEN_KEY's newest key."""
-    from .services import connections
+    from .services import token_rotation
 
     with session_scope() as s:
-        done = connections.rotate_token_key(s, operator())
+        done = token_rotation.rotate_token_key(s, operator())
     click.echo(f"Re-encrypted with the newest key: {done.channels} channel credential(s) and {done.attempts} "
                "pending connection(s).")
     if done.unreadable_channels or done.unreadable_attempts:

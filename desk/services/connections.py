@@ -338,10 +338,18 @@ def _taken_elsewhere(channel: Channel | None, unit_id: int) -> str | None:
             "its posts follow one unit's approvals")
 
 
+def _unavailable(session, attempt, account: RemoteAccount) -> str | None:
+    """Why this account cannot become a channel of the attempt's unit, or None."""
+    if account.details.get("can_publish") is False:
+        return ("your role on it does not let you publish (it needs content creation rights there); ask one of "
+                "its administrators to give you that role, then connect again")
+    return _taken_elsewhere(_already(session, attempt.platform, account.id), attempt.unit_id)
+
+
 def _connect_account(session, actor, attempt, account: RemoteAccount, now) -> Channel:
     """A new channel of the attempt's unit for this account; or, if it already is one there, renewed."""
+    taken = _unavailable(session, attempt, account)
     existing = _already(session, attempt.platform, account.id)
-    taken = _taken_elsewhere(existing, attempt.unit_id)
     if taken:
         raise ValidationFailed(f"{_who(account)} is {taken}. Nothing was connected for it.",
                                field_errors={"pages": [f"{account.name} is {taken}."]})
@@ -379,10 +387,8 @@ def pages_to_choose(session: Session, actor, state: str, now: datetime | None = 
     """The accounts a consent offered, for the administrator to pick from (no credentials in it)."""
     now = now or utcnow()
     attempt, accounts = _offered(session, actor, state, now)
-    rows = []
-    for a in accounts:
-        taken = _taken_elsewhere(_already(session, attempt.platform, a.id), attempt.unit_id)
-        rows.append({"id": a.id, "name": a.name, "handle": a.handle, "details": a.details, "taken": taken})
+    rows = [{"id": a.id, "name": a.name, "handle": a.handle, "details": a.details,
+             "taken": _unavailable(session, attempt, a)} for a in accounts]
     return PageChoice(attempt.platform, label_of(attempt.platform), session.get(Unit, attempt.unit_id), rows)
 
 
@@ -407,45 +413,3 @@ def choose_pages(session: Session, actor, state: str, page_ids: list[str],
            not_chosen=[a.id for a in accounts if a.id not in wanted])
     session.commit()
     return ConnectResult(attempt.platform, _connected_message(channels), channels)
-
-
-# ---- re-encrypting with the newest key ------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Rotation:
-    channels: int
-    attempts: int
-    unreadable_channels: list[int]
-    unreadable_attempts: int
-
-
-def rotate_token_key(session: Session, actor, now: datetime | None = None) -> Rotation:
-    """Re-encrypt every channel's credentials and every pending connection with DESK_TOKEN_KEY's newest key."""
-    now = now or utcnow()
-    cipher = _cipher()
-    if cipher.derived:
-        raise NotConfigured("DESK_TOKEN_KEY is not set, so there is no newest key to re-encrypt with. Set it to "
-                            f"the new key ({crypto.GENERATE_HINT}), then run this again.")
-    done = {"channels": 0, "attempts": 0}
-    unreadable_channels, unreadable_attempts = [], 0
-    channels = session.scalars(select(Channel).where(Channel.credentials.is_not(None))
-                               .order_by(Channel.id).with_for_update(of=Channel)).all()
-    for channel in channels:
-        try:
-            channel.credentials = cipher.rotate(channel.credentials)
-            done["channels"] += 1
-        except crypto.CredentialsUnreadable:
-            unreadable_channels.append(channel.id)
-    for attempt in session.scalars(select(ConnectionAttempt).order_by(ConnectionAttempt.id)
-                                   .with_for_update(of=ConnectionAttempt)).all():
-        try:
-            attempt.pending = cipher.rotate(attempt.pending)
-            done["attempts"] += 1
-        except crypto.CredentialsUnreadable:
-            unreadable_attempts += 1
-    audit_trail.record(session, actor, "credentials.rotated", "system", None, now=now,
-                       details={"channels": done["channels"], "connection_attempts": done["attempts"],
-                                "keys_listed": cipher.key_count, "unreadable_channels": unreadable_channels,
-                                "unreadable_connection_attempts": unreadable_attempts})
-    session.commit()
-    return Rotation(done["channels"], done["attempts"], unreadable_channels, unreadable_attempts)
