@@ -30,6 +30,14 @@ def check_password(user: User, password: str) -> bool:
         return False
 
 
+def verify_hash(stored_hash: str, secret: str) -> bool:
+    """Check a secret made with hash_password (a recovery code, say) against its stored hash."""
+    try:
+        return _hasher.verify(stored_hash, secret)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
 def find_user(session: Session, email: str) -> User | None:
     return session.scalar(select(User).where(func.lower(User.email) == (email or "").strip().lower()))
 

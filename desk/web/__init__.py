@@ -76,6 +76,7 @@ def register_web(app: Flask) -> None:
         app.register_blueprint(bp)
     from .media_views import bp as media_bp; app.register_blueprint(media_bp)  # noqa: E702 (photos and videos)
     from .connect_views import bp as connect_bp; app.register_blueprint(connect_bp)  # noqa: E702 (OAuth)
+    from .two_factor import bp as two_factor_bp; app.register_blueprint(two_factor_bp)  # noqa: E702 (sign-in codes)
 
 
 def platform_context():

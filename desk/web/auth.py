@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, logout_user
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired
 from flask_wtf import FlaskForm
 
 from ..services import accounts
-from . import db
+from . import db, two_factor
 
 bp = Blueprint("auth", __name__)
 
@@ -32,10 +32,14 @@ def login():
         return redirect(url_for("main.dashboard"))
     form = LoginForm()
     if form.validate_on_submit():
+        refused = two_factor.limit_refusal(form.email.data)  # rate limited per account and address, audited
+        if refused:
+            form.password.errors.append(refused)
+            return render_template("auth/login.html", form=form), 429
         user = accounts.sign_in(db(), form.email.data, form.password.data, request.remote_addr)
         if user:
-            login_user(user)
-            return redirect(_safe_next(request.args.get("next")))
+            return two_factor.after_password(user, request.args.get("next"))  # the code step, when enrolled
+        two_factor.count_failure(form.email.data)
         form.password.errors.append("That e-mail and password do not match an active account. Try again, "
                                     "or ask a desk administrator to reset your password.")
     return render_template("auth/login.html", form=form)
