@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from .clock import utcnow
 from .errors import ValidationFailed
 from .models import User
-from .services import admin, posts
+from .services import admin, grants, posts
 from .services.posts import PostInput, TargetInput
 from .timezones import local_to_utc
 
@@ -43,8 +43,8 @@ PEOPLE = (
            roles=(("DPA", "approver"),)),
     Person("press@desk.example", "Pat Press", "press officer (author), DPA", manager="approver@desk.example",
            roles=(("DPA", "author"),)),
-    Person("co11.lead@desk.example", "Chris Inspector", "approver, CO11", manager="head@desk.example",
-           roles=(("CO11", "approver"),)),
+    Person("co11.lead@desk.example", "Chris Inspector", "approver and unit administrator, CO11",
+           manager="head@desk.example", roles=(("CO11", "approver"), ("CO11", "unit_admin"))),
     Person("co11@desk.example", "Jo Constable", "author, CO11", manager="co11.lead@desk.example",
            roles=(("CO11", "author"),)),
     Person("auditor@desk.example", "Alex Auditor", "auditor", manager="admin@desk.example", is_auditor=True),
@@ -87,6 +87,7 @@ def load(session: Session, operator, zone, now: datetime | None = None) -> dict[
     channels = {name: admin.create_channel(session, operator, units[code].id, "training", name,
                                            approvals_required=required, now=now)
                 for code, name, required in CHANNELS}
+    granted = _access(session, operator, units, users, channels["CO11 event feed (training)"], now)
 
     press = users["press@desk.example"]
     session.refresh(press)
@@ -101,4 +102,29 @@ def load(session: Session, operator, zone, now: datetime | None = None) -> dict[
         link="https://www.example.org/roadworks",
         targets=[TargetInput(feed, scheduled_at=_tomorrow_at(10, zone, now))]), now=now).post
     posts.submit(session, press, review.id, now=now)
-    return {"units": len(units), "users": len(users), "channels": len(channels), "posts": 2}
+    return {"units": len(units), "users": len(users), "channels": len(channels), "posts": 2, "grants": granted}
+
+
+# Business cases of the demo's CO11 staff: CO11 gives access by grant only, DPA by role (as migrated units).
+CO11_GRANTS = (
+    ("co11@desk.example", "author", "I post the operational updates for the protest camp policing operation "
+                                    "from the command room, for its three months."),
+    ("co11.lead@desk.example", "approver", "I am the operation's duty inspector and approve its public "
+                                           "updates while it lasts."),
+    ("head@desk.example", "approver", "As head of news I am the second key on CO11's event feed during the "
+                                      "operation."),
+)
+
+
+def _access(session: Session, operator, units, users, feed, now: datetime) -> int:
+    """DPA keeps access by role; CO11 needs business cases: three live grants, and one request waiting."""
+    grants.update_unit_policy(session, operator, units["DPA"].id, units["DPA"].grant_period_days, True, now=now)
+    admin.update_channel(session, operator, feed.id, is_event_feed=True, operation_name="Operation Meadow",
+                         live_from=now - timedelta(hours=1), live_until=now + timedelta(days=90), now=now)
+    for email, role, case in CO11_GRANTS:
+        asked = grants.request(session, users[email], feed.id, role, case, period_days=120, now=now)
+        decider = next(iter(grants.deciders_of(session, asked)))
+        grants.decide(session, session.get(User, decider), asked.id, True, "Agreed for the operation.", now=now)
+    grants.request(session, users["press@desk.example"], feed.id, "author",
+                   "I cover CO11's press office when its officer is on leave during the operation.", now=now)
+    return len(CO11_GRANTS)

@@ -1,11 +1,17 @@
-"""Who may do what: the one place the desk decides it, from roles per unit.
+"""Who may do what: the one place the desk decides it, from roles per unit and business-case grants.
 
 Works on any objects with the attributes used below (the ORM models, or plain test doubles).
+Drafting and approving for a channel need a live access grant for it, or the role in its unit when
+the unit's policy lets roles grant access. A person's grants are loaded once by the caller
+(`services.grants.load_access`) and checked here against `now`: expiry needs nobody to act.
 """
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Iterable, Protocol
 
+from . import grants
+from .clock import utcnow
 from .errors import PermissionDenied
 
 
@@ -26,12 +32,24 @@ def has_role(user: Actor, unit_id: int, role: str) -> bool:
     return role in roles_in(user, unit_id)
 
 
-def can_draft_for(user: Actor, channel) -> bool:
-    return has_role(user, channel.unit_id, "author")
+def access_grants(user: Actor) -> tuple:
+    """The person's approved grants as loaded; none when nobody loaded them, so a missed load refuses."""
+    return tuple(getattr(user, "access_grants", None) or ())
 
 
-def can_approve_for(user: Actor, channel) -> bool:
-    return has_role(user, channel.unit_id, "approver")
+def has_access(user: Actor, channel, role: str, now: datetime | None = None) -> bool:
+    """May draft ('author') or approve ('approver') for this channel at `now`."""
+    if channel.unit.roles_grant_access and has_role(user, channel.unit_id, role):
+        return True
+    return grants.holds(access_grants(user), channel.id, role, now or utcnow())
+
+
+def can_draft_for(user: Actor, channel, now: datetime | None = None) -> bool:
+    return has_access(user, channel, "author", now)
+
+
+def can_approve_for(user: Actor, channel, now: datetime | None = None) -> bool:
+    return has_access(user, channel, "approver", now)
 
 
 def post_unit_ids(post) -> set[int]:
@@ -41,30 +59,34 @@ def post_unit_ids(post) -> set[int]:
 def can_view_post(user: Actor, post) -> bool:
     if user.is_admin or user.is_auditor or post.author_id == user.id:
         return True
-    return any(roles_in(user, unit_id) for unit_id in post_unit_ids(post))
+    if any(roles_in(user, unit_id) for unit_id in post_unit_ids(post)):
+        return True
+    now = utcnow()
+    return any(grants.is_live(g, now) and g.channel_id == t.channel_id
+               for g in access_grants(user) for t in post.targets)
 
 
 def can_edit_post(user: Actor, post) -> bool:
     return post.author_id == user.id
 
 
-def approvable_channel_ids(user: Actor, post) -> set[int]:
+def approvable_channel_ids(user: Actor, post, now: datetime | None = None) -> set[int]:
     """Channels of this post the user may approve for: never their own post (four-eyes)."""
     if post.author_id == user.id:
         return set()
-    return {t.channel_id for t in post.targets if can_approve_for(user, t.channel)}
+    return {t.channel_id for t in post.targets if can_approve_for(user, t.channel, now)}
 
 
-def can_approve_post(user: Actor, post) -> bool:
-    return bool(approvable_channel_ids(user, post))
+def can_approve_post(user: Actor, post, now: datetime | None = None) -> bool:
+    return bool(approvable_channel_ids(user, post, now))
 
 
-def can_withdraw(user: Actor, post) -> bool:
-    return post.author_id == user.id or any(can_approve_for(user, t.channel) for t in post.targets)
+def can_withdraw(user: Actor, post, now: datetime | None = None) -> bool:
+    return post.author_id == user.id or any(can_approve_for(user, t.channel, now) for t in post.targets)
 
 
-def can_retract(user: Actor, post) -> bool:
-    return any(can_approve_for(user, t.channel) for t in post.targets)
+def can_retract(user: Actor, post, now: datetime | None = None) -> bool:
+    return any(can_approve_for(user, t.channel, now) for t in post.targets)
 
 
 def can_administer(user: Actor) -> bool:
@@ -79,8 +101,8 @@ def can_read_audit(user: Actor) -> bool:
     return bool(user.is_admin or user.is_auditor)
 
 
-def draftable_channels(user: Actor, channels: Iterable) -> list:
-    return [c for c in channels if can_draft_for(user, c) and c.status != "archived"]
+def draftable_channels(user: Actor, channels: Iterable, now: datetime | None = None) -> list:
+    return [c for c in channels if can_draft_for(user, c, now) and c.status != "archived"]
 
 
 def require(allowed: bool, message: str) -> None:

@@ -1,5 +1,6 @@
 """Who may do what, decided from roles per unit, tested with plain objects."""
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 from desk import permissions as perm
 
@@ -21,6 +22,8 @@ class C:
     id: int
     unit_id: int
     status: str = "active"
+    # These role-based rules hold where the unit's policy lets roles grant access (tests/test_grants.py: grants).
+    unit: SimpleNamespace = field(default_factory=lambda: SimpleNamespace(roles_grant_access=True))
 
 
 @dataclass

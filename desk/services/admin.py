@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .. import event_feeds
 from .. import permissions as perm
 from ..clock import utcnow
 from ..errors import ValidationFailed
@@ -148,7 +149,8 @@ def remove_membership(session: Session, actor, membership_id: int, now: datetime
     session.commit()
 
 
-def _check_channel_fields(platform, name, approvals_required, live_from, live_until):
+def _check_channel_fields(platform, name, approvals_required, live_from, live_until, is_event_feed=False,
+                          operation_name=None):
     errors = {}
     if platform not in registered_platforms():
         errors["platform"] = [f"Choose one of: {', '.join(registered_platforms())}."]
@@ -158,19 +160,22 @@ def _check_channel_fields(platform, name, approvals_required, live_from, live_un
         errors["approvals_required"] = ["Between 1 and 5 approvals."]
     if live_from and live_until and live_until <= live_from:
         errors["live_until"] = ["The event window must end after it starts."]
+    errors.update(event_feeds.settings_problems(is_event_feed, operation_name))
     if errors:
         raise ValidationFailed(" ".join(m for v in errors.values() for m in v), field_errors=errors)
 
 
 def create_channel(session: Session, actor, unit_id: int, platform: str, name: str, approvals_required: int = 1,
                    live_from: datetime | None = None, live_until: datetime | None = None,
+                   is_event_feed: bool = False, operation_name: str | None = None,
                    now: datetime | None = None) -> Channel:
     now = now or utcnow()
     _must_admin(session, actor, "channel.create", "channel", unit_id=unit_id)
     unit = get_or_404(session, Unit, unit_id, "unit")
-    _check_channel_fields(platform, name, approvals_required, live_from, live_until)
+    _check_channel_fields(platform, name, approvals_required, live_from, live_until, is_event_feed, operation_name)
     channel = Channel(unit_id=unit.id, platform=platform, name=name.strip(), status="active",
                       approvals_required=approvals_required, live_from=live_from, live_until=live_until,
+                      is_event_feed=bool(is_event_feed), operation_name=(operation_name or "").strip() or None,
                       created_at=now)
     if platform == "training":
         channel.remote_name = "Training (publishes inside the desk)"
@@ -179,14 +184,16 @@ def create_channel(session: Session, actor, unit_id: int, platform: str, name: s
     audit_trail.record(session, actor, "channel.created", "channel", channel.id, channel_id=channel.id,
                        unit_id=unit.id, now=now,
                        details={"platform": platform, "name": channel.name, "approvals_required": approvals_required,
-                                "live_from": live_from, "live_until": live_until})
+                                "live_from": live_from, "live_until": live_until,
+                                "is_event_feed": channel.is_event_feed, "operation_name": channel.operation_name})
     session.commit()
     return channel
 
 
 def update_channel(session: Session, actor, channel_id: int, *, name: str | None = None, status: str | None = None,
                    approvals_required: int | None = None, live_from: datetime | None | str = "unchanged",
-                   live_until: datetime | None | str = "unchanged", now: datetime | None = None) -> Channel:
+                   live_until: datetime | None | str = "unchanged", is_event_feed: bool | None = None,
+                   operation_name: str | None = None, now: datetime | None = None) -> Channel:
     now = now or utcnow()
     channel = get_or_404(session, Channel, channel_id, "channel")
     _must_admin(session, actor, "channel.update", "channel", channel.id, unit_id=channel.unit_id)
@@ -196,16 +203,21 @@ def update_channel(session: Session, actor, channel_id: int, *, name: str | None
         "approvals_required": approvals_required if approvals_required is not None else channel.approvals_required,
         "live_from": channel.live_from if live_from == "unchanged" else live_from,
         "live_until": channel.live_until if live_until == "unchanged" else live_until,
+        "is_event_feed": channel.is_event_feed if is_event_feed is None else bool(is_event_feed),
+        "operation_name": channel.operation_name if operation_name is None else (operation_name.strip() or None),
     }
     if new["status"] not in CHANNEL_STATUSES:
         raise ValidationFailed(f"The status must be one of {', '.join(CHANNEL_STATUSES)}.",
                                field_errors={"status": ["Unknown status."]})
-    _check_channel_fields(channel.platform, new["name"], new["approvals_required"], new["live_from"], new["live_until"])
+    _check_channel_fields(channel.platform, new["name"], new["approvals_required"], new["live_from"], new["live_until"],
+                          new["is_event_feed"], new["operation_name"])
     changes = {k: [getattr(channel, k), v] for k, v in new.items() if getattr(channel, k) != v}
     for k, v in new.items():
         setattr(channel, k, v)
     if "status" in changes and new["status"] == "active":
         channel.status_reason = None
+    if {"live_until", "is_event_feed"} & set(changes):
+        channel.closing_reminder_at = None  # a new end: a new closing reminder
     if changes:
         audit_trail.record(session, actor, "channel.updated", "channel", channel.id, channel_id=channel.id,
                            unit_id=channel.unit_id, now=now, details=changes)

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .. import event_feeds
 from .. import permissions as perm
 from .. import workflow as wf
 from ..clock import utcnow
@@ -16,6 +17,7 @@ from ..models import Approval, Channel, Media, Post, Target, TargetMedia
 from ..platforms import Content, MediaItem, PlatformContext, PlatformError, RemoteRef, publisher_class, publisher_for
 from . import audit_trail
 from .common import ensure, get_or_404
+from .grants import load_access
 
 
 @dataclass
@@ -102,6 +104,8 @@ def problems_of(post: Post, now: datetime) -> dict[str, list[str]]:
             wf.check_schedule(t.scheduled_at, now, field=key)
         except ValidationFailed as exc:
             problems.setdefault(key, []).extend(exc.field_errors[key])
+        if feed_closed := event_feeds.refusal(t.channel, t.scheduled_at, now):  # outside the event's window
+            problems.setdefault(key, []).append(feed_closed)
     return problems
 
 
@@ -155,9 +159,11 @@ def save_draft(session: Session, actor, data: PostInput, post_id: int | None = N
     missing = [t.channel_id for t in data.targets if t.channel_id not in channels]
     if missing:
         raise ValidationFailed(f"There is no channel {missing[0]}.", field_errors={"channels": ["Unknown channel."]})
-    forbidden = [c.name for c in channels.values() if not perm.can_draft_for(actor, c)]
+    load_access(session, actor)  # grants decided or revoked a moment ago count at once
+    forbidden = [c.name for c in channels.values() if not perm.can_draft_for(actor, c, now)]
     ensure(session, not forbidden, actor, "post.save",
-           f"You may not draft for {', '.join(forbidden)}: ask for the author role in its unit.",
+           f"You may not draft for {', '.join(forbidden)}: ask for access to it under Access, with a business "
+           "case for your line manager.",
            object_type="post", object_id=post_id, post_id=post_id)
     foreign = sorted(u for u in _media_units(session, data) if u not in actor.roles_by_unit)
     ensure(session, not foreign, actor, "post.save",
@@ -251,11 +257,12 @@ def approve(session: Session, actor, post_id: int, expected_hash: str | None = N
     post = get_or_404(session, Post, post_id, "post")
     reason = ("You wrote this post: another approver must approve it." if post.author_id == actor.id
               else "You are not an approver for any channel of this post.")
-    ensure(session, perm.can_approve_post(actor, post), actor, "post.approve", reason,
+    load_access(session, actor)
+    ensure(session, perm.can_approve_post(actor, post, now), actor, "post.approve", reason,
            object_type="post", object_id=post.id, post_id=post.id)
     wf.require_transition(post.status, "approve")
     _check_version(post, expected_hash)
-    scope = perm.approvable_channel_ids(actor, post)
+    scope = perm.approvable_channel_ids(actor, post, now)
     if any(v.approver_id == actor.id for v in votes_of(post)):
         raise WorkflowConflict("You have already approved this version. It needs a different approver now.")
     if not scope & set(outstanding(post)):
