@@ -140,8 +140,12 @@ def test_real_answers_fit_their_schemas(call, web_world):
     call("POST", "/posts/{post_id}/approve", "approver", json={"expected_hash": created["content_hash"]},
          status=409, post_id=pid)
     current = call("GET", "/posts/{post_id}", "approver", post_id=pid)
+    assert current["screening"] and current["screening"][0]["rule"] == "link_domain"
+    call("POST", "/posts/{post_id}/approve", "approver", json={"expected_hash": current["content_hash"]},
+         status=400, post_id=pid)  # the screening warns about the link: the approver must say they read it
     call("POST", "/posts/{post_id}/approve", "approver", json={"expected_hash": current["content_hash"],
-                                                                "comment": "Good."}, post_id=pid)
+                                                                "comment": "Good.", "acknowledge_warnings": True},
+         post_id=pid)
     call("POST", "/posts/{post_id}/reject", "approver", json={}, status=400, post_id=pid)
     call("POST", "/posts/{post_id}/withdraw", "author", json={"reason": "Reopened."}, post_id=pid)
     call("POST", "/posts/{post_id}/retract", "approver", json={"reason": "Test."}, status=409, post_id=pid)

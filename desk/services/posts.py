@@ -15,7 +15,7 @@ from ..clock import utcnow
 from ..errors import DeskError, ValidationFailed, WorkflowConflict
 from ..models import Approval, Channel, Media, Post, Target, TargetMedia
 from ..platforms import Content, MediaItem, PlatformContext, PlatformError, RemoteRef, publisher_class, publisher_for
-from . import audit_trail
+from . import audit_trail, post_screening
 from .common import ensure, get_or_404
 from .grants import load_access
 
@@ -106,6 +106,7 @@ def problems_of(post: Post, now: datetime) -> dict[str, list[str]]:
             problems.setdefault(key, []).extend(exc.field_errors[key])
         if feed_closed := event_feeds.refusal(t.channel, t.scheduled_at, now):  # outside the event's window
             problems.setdefault(key, []).append(feed_closed)
+    post_screening.add_problems(post, now, problems)
     return problems
 
 
@@ -222,6 +223,7 @@ def _post_for(session: Session, actor, post_id: int, action: str, allowed, refus
 def submit(session: Session, actor, post_id: int, now: datetime | None = None) -> Post:
     now = now or utcnow()
     post = _post_for(session, actor, post_id, "submit", perm.can_edit_post, "Only the post's author may submit it.")
+    post_screening.refuse_if_blocked(post, now)  # names the words that may not be published
     problems = problems_of(post, now)
     if problems:
         raise ValidationFailed("The post cannot be submitted yet: fix the problems shown.", field_errors=problems)
@@ -252,7 +254,7 @@ def _check_version(post: Post, expected_hash: str | None) -> None:
 
 
 def approve(session: Session, actor, post_id: int, expected_hash: str | None = None, comment: str | None = None,
-            now: datetime | None = None) -> Post:
+            now: datetime | None = None, acknowledge_warnings: bool = False) -> Post:
     now = now or utcnow()
     post = get_or_404(session, Post, post_id, "post")
     reason = ("You wrote this post: another approver must approve it." if post.author_id == actor.id
@@ -267,14 +269,15 @@ def approve(session: Session, actor, post_id: int, expected_hash: str | None = N
         raise WorkflowConflict("You have already approved this version. It needs a different approver now.")
     if not scope & set(outstanding(post)):
         raise WorkflowConflict("The channels you approve for already have the approvals they need.")
+    acknowledged = post_screening.for_approval(post, scope, acknowledge_warnings, now)  # warnings need the tick
     session.add(Approval(post_id=post.id, approver_id=actor.id, decision="approve", content_hash=post.content_hash,
                          comment=(comment or "").strip() or None, scope=",".join(str(c) for c in sorted(scope)),
-                         decided_at=now))
+                         decided_at=now, acknowledged_findings=post_screening.acknowledged_json(acknowledged)))
     session.flush()
     session.refresh(post, ["approvals"])
     left = outstanding(post)
     details = {"content_hash": post.content_hash, "channels": sorted(scope), "comment": comment or None,
-               "remaining": {str(k): v for k, v in left.items()}}
+               "remaining": {str(k): v for k, v in left.items()}, **post_screening.audit_details(acknowledged)}
     if left:
         audit_trail.record(session, actor, "post.approval_recorded", "post", post.id, post_id=post.id,
                            now=now, details=details)

@@ -19,6 +19,7 @@ from ..services import accounts, audit_trail
 from ..services import posts as post_service
 from ..services.common import ensure, get_or_404
 from . import api_input as inp
+from . import api_screening
 from . import api_serialise as out
 from . import db, platform_context
 
@@ -161,10 +162,13 @@ def submit(post_id: int):
 
 @api.post("/posts/<int:post_id>/approve")
 def approve(post_id: int):
-    """Approve the post; with expected_hash, only if it is still the version the caller read."""
-    body = inp.fields(inp.json_body(required=False), {"expected_hash": False, "comment": False})
+    """Approve the post; with expected_hash, only if it is still the version the caller read; with
+    acknowledge_warnings, over the screening's warnings."""
+    raw = inp.json_body(required=False)
+    acknowledged = api_screening.take_acknowledgement(raw)  # needed when the screening warns
+    body = inp.fields(raw, {"expected_hash": False, "comment": False})
     return _post_response(post_service.approve(db(), caller(), post_id, expected_hash=body["expected_hash"],
-                                               comment=body["comment"]))
+                                               comment=body["comment"], acknowledge_warnings=acknowledged))
 
 
 @api.post("/posts/<int:post_id>/reject")

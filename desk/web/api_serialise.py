@@ -13,6 +13,7 @@ from .. import permissions as perm
 from .. import workflow as wf
 from ..models import AuditEvent, Channel, Post, User
 from ..services import posts as post_service
+from . import api_screening
 
 _TARGET_KEY = re.compile(r"^target-(\d+)-(text|scheduled_at)$")
 
@@ -106,6 +107,7 @@ def post(p: Post, user: User, now: datetime, problems: dict | None = None) -> di
         "approvals": [_approval(a, p) for a in p.approvals],
         "outstanding_approvals": [{"channel_id": cid, "approvals_needed": n} for cid, n in sorted(waiting.items())],
         "problems": api_fields(problems) or {},
+        "screening": api_screening.findings(p, now, api_field),
         "allowed_actions": allowed_actions(p, user),
     }
 

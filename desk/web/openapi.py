@@ -10,6 +10,7 @@ import copy
 from .. import workflow as wf
 from ..models import CHANNEL_STATUSES, PLATFORMS, ROLES
 from ..platforms.base import ERROR_CLASSES
+from ..screening import SEVERITIES
 from .api_input import MAX_PER_PAGE
 
 
@@ -100,6 +101,15 @@ SCHEMAS = {
                      "nothing does). The draft is saved all the same."},
         "allowed_actions": {"type": "array", "items": {"type": "string", "enum": ACTIONS},
                             "description": "What the caller may do to the post now."},
+        "screening": {"type": "array", "items": _ref("Finding"), "description": "What the screening finds, per "
+                      "channel: a `block` finding stops submission; `warn` findings need acknowledge_warnings."},
+    }),
+    "Finding": _obj({
+        "rule": STR, "label": STR, "severity": {"type": "string", "enum": list(SEVERITIES)},
+        "matched": {**STR, "description": "The exact words that matched."}, "start": INT, "end": INT,
+        "why": {**STR, "description": "Why it matters, in a sentence."}, "channel_id": INT,
+        "field": {**STR, "description": "Where the words are: body, link, targets.<channel_id>.text, ..."},
+        "where": STR,
     }),
     "TargetInput": _obj({
         "channel_id": INT,
@@ -117,7 +127,9 @@ SCHEMAS = {
                     "description": "The post's channels from now on (a channel left out is dropped)."},
     }, required=[], description="Fields left out keep their value."),
     "SubmitInput": _obj({}, description="Nothing to send; an empty body is fine."),
-    "ApproveInput": _obj({"expected_hash": _null(STR), "comment": _null(STR)}, required=[]),
+    "ApproveInput": _obj({"expected_hash": _null(STR), "comment": _null(STR), "acknowledge_warnings": {
+        **BOOL, "description": "Required (true) when the screening warns: the caller has read the warnings."}},
+        required=[]),
     "RejectInput": _obj({"comment": {**STR, "description": "Why, for the author."}, "expected_hash": _null(STR)},
                         required=["comment"]),
     "WithdrawInput": _obj({"reason": _null(STR)}, required=[]),
