@@ -63,11 +63,11 @@ class _Graph:
         self.session.close()
 
     def call(self, method: str, path: str, *, video: bool = False, publishing: bool = False,
-             params: dict | None = None, **kwargs) -> dict:
+             idempotent: bool | None = None, params: dict | None = None, **kwargs) -> dict:
         s = self.publisher.settings
         url = s.video(path) if video else s.graph(path)
         response = send(self.session, method, url, label=LABEL, timeout=self.publisher.context.timeout,
-                        idempotent=False if publishing else None,
+                        idempotent=False if publishing else idempotent,
                         params={**(params or {}), "appsecret_proof": self.proof}, **kwargs)
         body = json_body(response)
         if response.status_code == 200 and "error" not in body:
@@ -134,7 +134,7 @@ class FacebookPublisher(Publisher):
             if photos:
                 # Each photo waits unpublished (retrying one only leaves an unused photo), then one post shows all.
                 for index, item in enumerate(photos):
-                    uploaded = graph.call("POST", f"/{page}/photos", **upload_kwargs(
+                    uploaded = graph.call("POST", f"/{page}/photos", idempotent=True, **upload_kwargs(
                         {"published": "false", "alt_text_custom": item.alt_text or None}, "source", item))
                     form[f"attached_media[{index}]"] = json.dumps({"media_fbid": str(uploaded["id"])})
             elif content.link:
