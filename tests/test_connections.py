@@ -288,3 +288,82 @@ def test_reconnecting_with_another_account_changes_nothing(desk):
     s.expire_all()
     assert channel.credentials == before and channel.remote_account_id == "1500000000000000001"
     assert events(s, "connection.refused")
+
+
+# ---- Facebook: one login, several Pages, the administrator picks ------------------------------------------
+
+FB_CALLBACK = "http://desk.test/channels/connect/facebook/callback"
+
+
+@pytest.fixture
+def facebook(world, sessions):
+    from tests.fakes.fake_facebook import FakeFacebook
+
+    fake = FakeFacebook()
+    with FakeServer(fake) as graph:
+        env = {"DESK_FACEBOOK_GRAPH_BASE": graph.url, "DESK_FACEBOOK_VIDEO_BASE": graph.url,
+               "DESK_FACEBOOK_DIALOG_URL": graph.url + f"/{fake.version}/dialog/oauth",
+               "DESK_FACEBOOK_APP_ID": fake.app_id, "DESK_FACEBOOK_APP_SECRET": fake.app_secret}
+        settings = Settings(database_url="(the test engine)", secret_key="test", extra={"platform_env": env})
+        yield fake, PlatformContext(settings=settings, session_factory=sessions, timeout=(2.0, 2.0))
+
+
+def test_facebook_pages_are_chosen_and_each_becomes_a_channel(world, facebook, now):
+    fake, context = facebook
+    s = world.session
+    url = connections.begin(s, world.admin, "facebook", world.unit.id, FB_CALLBACK, context, now=now)
+    assert "state=" in url and FB_CALLBACK.replace(":", "%3A").replace("/", "%2F") in url
+    answer = requests.get(url, allow_redirects=False, timeout=5)
+    args = dict(parse_qsl(urlsplit(answer.headers["Location"]).query))
+    state = args.pop("state")
+    offered = connections.complete(s, world.admin, state, args, context, platform="facebook", now=now)
+    assert offered.choose_state == state and not offered.channels and "3 accounts" in offered.message
+    stash = attempt_of(s, state)
+    assert stash.completed_at is None
+    page_tokens = [t for p in fake.pages for t in p.tokens]
+    assert page_tokens and not any(t in stash.pending for t in page_tokens)  # kept, but encrypted
+
+    choice = connections.pages_to_choose(s, world.admin, state, now=now)
+    assert [(a["name"], bool(a["taken"])) for a in choice.accounts] == [
+        ("Metropolitan Police Events", False), ("Met Police Roads and Transport", False), ("Met Police Archive", True)]
+    assert "does not let you publish" in choice.accounts[2]["taken"]
+    assert "credentials" not in json.dumps(choice.accounts)
+    events_page, roads, archive = (p.id for p in fake.pages)
+    with pytest.raises(ValidationFailed) as none:
+        connections.choose_pages(s, world.admin, state, [], now=now)
+    assert none.value.field_errors == {"pages": ["Choose at least one Page to connect."]}
+    with pytest.raises(ValidationFailed, match="does not let you publish"):
+        connections.choose_pages(s, world.admin, state, [events_page, archive], now=now)
+    with pytest.raises(ValidationFailed, match="Choose among the Pages listed"):
+        connections.choose_pages(s, world.admin, state, ["999"], now=now)
+    with pytest.raises(WorkflowConflict, match="choose the Pages"):
+        connections.complete(s, world.admin, state, args, context, platform="facebook", now=now)  # a replay
+
+    result = connections.choose_pages(s, world.admin, state, [events_page, roads], now=now + timedelta(minutes=3))
+    assert [c.name for c in result.channels] == ["Metropolitan Police Events (@metpoliceevents)",
+                                                 "Met Police Roads and Transport"]
+    assert result.message.startswith("Connected Metropolitan Police Events (@metpoliceevents), Met Police Roads "
+                                     "and Transport as channels of DPA")
+    for channel, page in zip(result.channels, fake.pages):
+        credentials = crypto.decrypt_json(channel.credentials)
+        assert channel.remote_account_id == page.id == credentials["page_id"]
+        assert credentials["page_access_token"] in page.tokens and channel.unit_id == world.unit.id
+    done = attempt_of(s, state)
+    assert done.completed_at is not None and crypto.decrypt_json(done.pending) == {}  # the Archive's token forgotten
+    chosen = json.loads(events(s, "connection.accounts_chosen")[0].details)
+    assert chosen["chosen"] == [events_page, roads] and chosen["not_chosen"] == [archive]
+    assert not any(t in e.details for e in s.scalars(select(AuditEvent)) for t in page_tokens)
+    with pytest.raises(WorkflowConflict, match="already been finished"):
+        connections.choose_pages(s, world.admin, state, [events_page], now=now)
+
+
+def test_choosing_pages_has_a_time_limit(world, facebook, now):
+    fake, context = facebook
+    s = world.session
+    url = connections.begin(s, world.admin, "facebook", world.unit.id, FB_CALLBACK, context, now=now)
+    args = dict(parse_qsl(urlsplit(requests.get(url, allow_redirects=False, timeout=5).headers["Location"]).query))
+    state = args.pop("state")
+    connections.complete(s, world.admin, state, args, context, platform="facebook", now=now + timedelta(minutes=5))
+    with pytest.raises(WorkflowConflict, match="more than 30 minutes ago"):
+        connections.choose_pages(s, world.admin, state, [fake.pages[0].id], now=now + timedelta(minutes=31))
+    assert crypto.decrypt_json(attempt_of(s, state).pending) == {}

@@ -183,3 +183,44 @@ def test_reconnect_from_the_channels_list(app, web_world, fake_x):
     with app.extensions["desk.sessions"]() as s:
         assert s.get(Channel, channel_id).status == "active"
         assert len(s.scalars(select(Channel).where(Channel.platform == "x")).all()) == 1
+
+
+@pytest.fixture
+def fake_facebook(app):
+    from tests.fakes.fake_facebook import FakeFacebook
+
+    fake = FakeFacebook()
+    with FakeServer(fake) as graph:
+        platform_env(app).update({
+            "DESK_FACEBOOK_GRAPH_BASE": graph.url, "DESK_FACEBOOK_VIDEO_BASE": graph.url,
+            "DESK_FACEBOOK_DIALOG_URL": graph.url + f"/{fake.version}/dialog/oauth",
+            "DESK_FACEBOOK_APP_ID": fake.app_id, "DESK_FACEBOOK_APP_SECRET": fake.app_secret})
+        yield fake
+
+
+def test_facebook_pages_are_picked_on_the_desk(app, web_world, fake_facebook):
+    admin = as_user(app, web_world.admin.email)
+    back = through_consent(admin, press_connect(admin, web_world.unit.id, "facebook"))
+    picker_url = back.headers["Location"]
+    assert back.status_code == 302 and picker_url.startswith("/channels/connect/pages/")
+    picker = admin.get(picker_url)
+    said = words(picker)
+    assert "Choose the Facebook Pages to connect" in said and "Directorate of Public Affairs (DPA)" in said
+    assert "Metropolitan Police Events @metpoliceevents · Government organization" in said
+    assert "Met Police Archive · Community Not available: your role on it does not let you publish" in said
+    archive = fake_facebook.pages[2].id
+    assert re.search(rf'value="{archive}" disabled', picker.get_data(as_text=True))
+
+    nothing = post_form(admin, picker_url, {})
+    assert nothing.status_code == 200 and "Choose at least one Page to connect." in words(nothing)
+    chosen = [fake_facebook.pages[0].id, fake_facebook.pages[1].id]
+    done = post_form(admin, picker_url, {"pages": chosen})
+    assert done.status_code == 302 and done.headers["Location"] == "/channels/"
+    listing = words(admin.get("/channels/"))
+    assert ("Connected Metropolitan Police Events (@metpoliceevents), Met Police Roads and Transport as channels "
+            "of DPA") in listing
+    with app.extensions["desk.sessions"]() as s:
+        pages = s.scalars(select(Channel.remote_account_id).where(Channel.platform == "facebook")).all()
+    assert sorted(pages) == sorted(chosen)
+    assert admin.get(picker_url).headers["Location"] == "/channels/"  # finished: the picker is gone
+    assert "already been finished" in words(admin.get("/channels/"))

@@ -406,10 +406,14 @@ def choose_pages(session: Session, actor, state: str, page_ids: list[str],
     if unknown:
         raise ValidationFailed("Choose among the Pages listed: the consent did not give access to the others.",
                                field_errors={"pages": ["Choose among the Pages listed."]})
-    channels = [_connect_account(session, actor, attempt, by_id[p], now) for p in dict.fromkeys(wanted)]
+    wanted = list(dict.fromkeys(wanted))
+    refused = [f"{by_id[p].name}: {why}." for p in wanted if (why := _unavailable(session, attempt, by_id[p]))]
+    if refused:
+        raise ValidationFailed("Nothing was connected. " + " ".join(refused), field_errors={"pages": refused})
+    channels = [_connect_account(session, actor, attempt, by_id[p], now) for p in wanted]
     attempt.completed_at = now
     attempt.pending = _cipher().encrypt_json({})
-    _audit(session, actor, "connection.accounts_chosen", attempt, now, chosen=list(dict.fromkeys(wanted)),
+    _audit(session, actor, "connection.accounts_chosen", attempt, now, chosen=wanted,
            not_chosen=[a.id for a in accounts if a.id not in wanted])
     session.commit()
     return ConnectResult(attempt.platform, _connected_message(channels), channels)
