@@ -224,3 +224,36 @@ def test_facebook_pages_are_picked_on_the_desk(app, web_world, fake_facebook):
     assert sorted(pages) == sorted(chosen)
     assert admin.get(picker_url).headers["Location"] == "/channels/"  # finished: the picker is gone
     assert "already been finished" in words(admin.get("/channels/"))
+
+
+def _youtube(url, fake):
+    return {"DESK_GOOGLE_AUTH_URL": url + "/o/oauth2/v2/auth", "DESK_GOOGLE_TOKEN_URL": url + "/token",
+            "DESK_YOUTUBE_API_BASE": url, "DESK_GOOGLE_CLIENT_ID": fake.oauth.client_id,
+            "DESK_GOOGLE_CLIENT_SECRET": fake.oauth.client_secret}
+
+
+def _flickr(url, fake):
+    return {"DESK_FLICKR_OAUTH_BASE": url + "/services/oauth", "DESK_FLICKR_UPLOAD_URL": url + "/services/upload/",
+            "DESK_FLICKR_REST_URL": url + "/services/rest/", "DESK_FLICKR_API_KEY": fake.api_key,
+            "DESK_FLICKR_API_SECRET": fake.api_secret}
+
+
+@pytest.mark.parametrize("platform,expected", [
+    ("youtube", ("UCmetpolice000000000001", "Metropolitan Police", "@metpoliceuk")),   # OAuth 2.0: state comes back
+    ("flickr", ("12345678@N04", "Metropolitan Police", "metpoliceuk")),               # OAuth 1.0a: state in the callback
+])
+def test_youtube_and_flickr_connect_through_the_desk(app, web_world, platform, expected):
+    from tests.fakes.fake_flickr import FakeFlickr
+    from tests.fakes.fake_youtube import FakeYouTube
+
+    fake, env = (FakeYouTube(), _youtube) if platform == "youtube" else (FakeFlickr(), _flickr)
+    with FakeServer(fake) as server:
+        platform_env(app).update(env(server.url, fake))
+        admin = as_user(app, web_world.admin.email)
+        back = through_consent(admin, press_connect(admin, web_world.unit.id, platform))
+    assert back.status_code == 302 and back.headers["Location"].startswith("/channels/"), words(admin.get("/channels/"))
+    with app.extensions["desk.sessions"]() as s:
+        channel = s.scalar(select(Channel).where(Channel.platform == platform))
+    account = (channel.remote_account_id, channel.remote_name, channel.remote_handle)
+    assert account[:2] == expected[:2] and expected[2] in (account[2] or "")
+    assert expected[0] in words(admin.get(f"/channels/{channel.id}"))
