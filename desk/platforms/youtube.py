@@ -7,6 +7,7 @@ one comes). Each piece of work opens one session and closes it; every call has a
 """
 from __future__ import annotations
 
+import logging
 import time
 import unicodedata
 from datetime import datetime, timezone
@@ -23,6 +24,9 @@ from .resumable_upload import ResumableUpload
 from .youtube_content import description_of, media_problems, text_problems, title_of, video_resource
 from .youtube_errors import EXPIRED, LABEL, token_error, youtube_error
 from .youtube_settings import DELETE_SCOPES, for_settings
+
+# urllib3 logs each request's URL at DEBUG, and an upload session's URI authorises the upload by itself.
+logging.getLogger("urllib3.connectionpool").setLevel(logging.INFO)
 
 API = "/youtube/v3"
 UPLOAD = "/upload/youtube/v3/videos?uploadType=resumable&part=snippet,status"

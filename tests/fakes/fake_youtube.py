@@ -50,6 +50,7 @@ class Fault:
     headers: dict = field(default_factory=dict)
     after_bytes: int = 0
     seconds: float = 0.0
+    skip: int = 0  # matching requests let through untouched before this fault strikes
 
     def applies(self, request: Request) -> bool:
         return ((self.path is None or request.path.startswith(self.path))
@@ -77,11 +78,13 @@ class FakeYouTube:
     def fail_next(self, status=503, reason="backendError", *, times=1, path=None, method=None, headers=None):
         self.faults.append(Fault("status", times, path, method, status=status, reason=reason, headers=headers or {}))
 
-    def drop_next(self, after_bytes: int, *, times=1, path="/upload/", method="PUT"):
-        self.faults.append(Fault("drop", times, path, method, after_bytes=after_bytes))
+    def drop_next(self, after_bytes: int, *, times=1, skip=0, path="/upload/", method="PUT"):
+        """Of the next matching chunk only `after_bytes` arrive; then the connection drops unanswered."""
+        self.faults.append(Fault("drop", times, path, method, after_bytes=after_bytes, skip=skip))
 
-    def drop_reply_next(self, *, times=1, path="/upload/", method="PUT"):
-        self.faults.append(Fault("drop_reply", times, path, method))
+    def drop_reply_next(self, *, times=1, skip=0, path="/upload/", method="PUT"):
+        """The next matching request is carried out, but its reply is lost with the connection."""
+        self.faults.append(Fault("drop_reply", times, path, method, skip=skip))
 
     def delay_next(self, seconds: float, *, times=1, path=None, method=None):
         self.faults.append(Fault("delay", times, path, method, seconds=seconds))
@@ -116,6 +119,9 @@ class FakeYouTube:
     def _take_fault(self, request: Request) -> Fault | None:
         with self.lock:
             fault = next((f for f in self.faults if f.applies(request)), None)
+            if fault is not None and fault.skip > 0:
+                fault.skip -= 1
+                return None
             if fault is not None:
                 fault.times -= 1
                 if fault.times <= 0:
@@ -184,6 +190,8 @@ class FakeYouTube:
         body = request.get_data()
         total = session["total"]
         if re.fullmatch(rf"bytes \*/{total}", content_range) and not body:
+            if fault and fault.kind == "drop":
+                _drop(environ)
             return self._session_state(session)
         m = re.fullmatch(r"bytes (\d+)-(\d+)/(\d+)", content_range)
         if not m or int(m[3]) != total or int(m[2]) - int(m[1]) + 1 != len(body) or int(m[2]) >= total:
