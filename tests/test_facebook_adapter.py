@@ -15,7 +15,7 @@ from cryptography.fernet import Fernet
 
 from desk import crypto
 from desk.config import Settings
-from desk.platforms import Content, MediaItem, PlatformContext, PublishRequest, RemoteRef, publisher_class
+from desk.platforms import Content, MediaItem, PlatformContext, PublishRequest, publisher_class
 from desk.platforms.base import AMBIGUOUS, AUTH, PERMANENT, RATE_LIMITED, TRANSIENT, PlatformError
 from desk.platforms.facebook import FacebookPublisher
 from tests.fakes.fake_facebook import FakeFacebook

@@ -7,7 +7,9 @@ platforms': `settings.platforms.facebook` when the desk's Settings carries it, e
 
 DESK_FACEBOOK_API_VERSION is a setting because Meta retires each Graph API version about two years after
 it comes out: moving to a newer one is a configuration change, not a code change. DESK_FACEBOOK_DIALOG_URL
-defaults to the login dialog of that version.
+defaults to the login dialog of that version. Videos go to DESK_FACEBOOK_VIDEO_BASE (graph-video, as the
+Graph API's video upload guide says); Meta's newer Video API overview calls that host deprecated in favour
+of graph.facebook.com, so if Facebook ever refuses it, set DESK_FACEBOOK_VIDEO_BASE=https://graph.facebook.com.
 """
 from __future__ import annotations
 

@@ -26,8 +26,6 @@ from urllib.parse import urlencode
 
 from werkzeug.wrappers import Request, Response
 
-from desk.media_types import sniff_type
-
 SCOPES = ("pages_show_list", "pages_manage_posts", "pages_read_engagement", "publish_video")
 LONG_LIVED = 5183944
 EXPIRED_WORDS = {458: "The user has not authorized application.", 459: "The user is enrolled in a blocking, "
@@ -267,8 +265,3 @@ class FakeFacebook:
     def next_id(self) -> str:
         return str(next(self.ids))
 
-    def media_kind(self, data: bytes) -> str | None:
-        return sniff_type(data[:64])
-
-
-__all__ = ["FakeFacebook", "Page", "graph_error", "_json", "_iso", "METRICS", "SCOPES"]

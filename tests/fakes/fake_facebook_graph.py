@@ -13,6 +13,7 @@ import time
 
 from werkzeug.wrappers import Request, Response
 
+from desk.media_types import sniff_type
 from tests.fakes.fake_facebook import METRICS, _iso, _json, graph_error
 
 PHOTO_KINDS = ("image/jpeg", "image/png", "image/gif")
@@ -156,15 +157,11 @@ def _feed(fake, request: Request, page) -> Response:
     return _json({"id": post["id"]})
 
 
-def _upload(request: Request, kinds) -> tuple[bytes, str | None] | Response:
-    source = request.files.get("source")
-    if source is None:
-        return graph_error(324, "(#324) Requires upload file")
-    data = source.read()
-    from desk.media_types import sniff_type
-
+def _upload(request: Request, kinds) -> tuple[bytes, str | None]:
+    """The uploaded `source` and its type as read from its bytes (None when not one of `kinds`)."""
+    data = request.files["source"].read()
     kind = sniff_type(data[:64])
-    return (data, kind) if kind in kinds else (data, None)
+    return data, kind if kind in kinds else None
 
 
 def _photo(fake, request: Request, page) -> Response:
