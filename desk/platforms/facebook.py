@@ -108,7 +108,7 @@ class FacebookPublisher(Publisher):
         return _Graph(self, self.credentials())
 
     def _page_id(self, graph: _Graph) -> str:
-        return str(getattr(self.channel, "remote_account_id", None) or graph.credentials["page_id"])
+        return str(graph.credentials["page_id"])  # the Page its token belongs to
 
     def _url(self, object_id: str, page_id: str, kind: str = "posts") -> str:
         if "_" in object_id:
