@@ -1,4 +1,5 @@
 """Platform adapters: the only code that speaks to a platform. Importing this registers them all."""
+from . import facebook  # noqa: F401  (registers itself)
 from . import training  # noqa: F401  (registers itself)
 from . import x  # noqa: F401  (registers itself)
 from . import youtube  # noqa: F401  (registers itself)
