@@ -165,7 +165,8 @@ def test_a_401_refreshes_once_and_the_new_token_is_stored(yt, tmp_path, sqlite_e
     ref = publisher.publish(req([video_item(tmp_path, 1000)]))
     assert ref.id in yt.fake.videos and yt.fake.oauth.refreshes == 1
     paths = [(r.method, r.path) for r in yt.server.requests][-4:]
-    assert paths[:3] == [("POST", "/upload/youtube/v3/videos"), ("POST", "/token"), ("POST", "/upload/youtube/v3/videos")]
+    start = ("POST", "/upload/youtube/v3/videos")
+    assert paths[:3] == [start, ("POST", "/token"), start]
     with factory() as s:
         stored = crypto.decrypt_json(s.scalar(select(Channel.credentials).where(Channel.id == channel_id)))
     assert stored["access_token"] in yt.fake.oauth.bearers

@@ -72,9 +72,10 @@ def test_a_lost_final_reply_is_recovered_by_asking_the_session(yt, tmp_path):
     assert len(yt.fake.live_videos()) == 1 and ref.id in yt.fake.videos
 
 
-def test_a_5xx_on_a_chunk_is_resumed(yt, tmp_path):
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_a_5xx_on_a_chunk_is_resumed(yt, tmp_path, status):
     publisher = yt.publisher()
-    yt.fake.fail_next(503, "backendError", path="/upload/", method="PUT")
+    yt.fake.fail_next(status, "backendError", path="/upload/", method="PUT")
     ref = publisher.publish(req([video_item(tmp_path, 2 * CHUNK)]))
     assert _ranges(yt) == [f"bytes 0-{CHUNK - 1}/{2 * CHUNK}", f"bytes */{2 * CHUNK}",
                            f"bytes 0-{CHUNK - 1}/{2 * CHUNK}", f"bytes {CHUNK}-{2 * CHUNK - 1}/{2 * CHUNK}"]
@@ -121,6 +122,23 @@ def test_interruptions_after_the_last_byte_are_ambiguous_and_reconciled(yt, tmp_
     yt.fake.faults.clear()
     found = publisher.find_published(wanted)
     assert found is not None and found.id == video["resource"]["id"]
+
+
+def test_a_session_that_never_finishes_is_ambiguous_not_endless(yt, tmp_path):
+    from werkzeug.wrappers import Response
+
+    publisher = yt.publisher(DESK_YOUTUBE_UPLOAD_RETRIES="2")
+    original = yt.fake._put
+
+    def holds_everything_but_never_says_done(request, environ, fault):
+        original(request, environ, fault)
+        return Response(status=308, headers={"Range": "bytes=0-999"})
+
+    yt.fake._put = holds_everything_but_never_says_done
+    with pytest.raises(PlatformError) as caught:
+        publisher.publish(req([video_item(tmp_path, 1000)]))
+    assert caught.value.error_class == AMBIGUOUS and caught.value.code == "not-finished"
+    assert _ranges(yt) == ["bytes 0-999/1000"] + ["bytes */1000"] * 3
 
 
 def test_an_expired_session_starts_over_once(yt, tmp_path):

@@ -111,8 +111,8 @@ def test_the_metadata_sent():
 
 def test_settings_defaults():
     s = youtube_settings({})
-    assert (s.auth_url, s.token_url, s.api_base) == ("https://accounts.google.com/o/oauth2/v2/auth",
-                                                     "https://oauth2.googleapis.com/token", "https://www.googleapis.com")
+    assert s.auth_url == "https://accounts.google.com/o/oauth2/v2/auth"
+    assert (s.token_url, s.api_base) == ("https://oauth2.googleapis.com/token", "https://www.googleapis.com")
     assert s.scopes == ("https://www.googleapis.com/auth/youtube",) and s.upload_chunk_bytes % (256 * 1024) == 0
     assert not s.configured and "DESK_GOOGLE_CLIENT_ID and DESK_GOOGLE_CLIENT_SECRET" in s.not_configured_message
     ready = youtube_settings({"DESK_GOOGLE_CLIENT_ID": "id", "DESK_GOOGLE_CLIENT_SECRET": "s3cret"})

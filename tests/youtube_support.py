@@ -26,7 +26,8 @@ class YouTubeWorld:
         self.fake, self.server = fake, server
         self.env = {"DESK_GOOGLE_AUTH_URL": server.url + "/o/oauth2/v2/auth",
                     "DESK_GOOGLE_TOKEN_URL": server.url + "/token", "DESK_YOUTUBE_API_BASE": server.url,
-                    "DESK_GOOGLE_CLIENT_ID": fake.oauth.client_id, "DESK_GOOGLE_CLIENT_SECRET": fake.oauth.client_secret,
+                    "DESK_GOOGLE_CLIENT_ID": fake.oauth.client_id,
+                    "DESK_GOOGLE_CLIENT_SECRET": fake.oauth.client_secret,
                     "DESK_YOUTUBE_UPLOAD_CHUNK_BYTES": str(CHUNK), "DESK_YOUTUBE_RETRY_WAIT": "0"}
 
     def context(self, timeout=(2.0, 2.0), session_factory=None, **env) -> PlatformContext:

@@ -77,6 +77,8 @@ class ResumableUpload:
                     if unsure or offset >= size:
                         done, offset = self._status(session, size)
                         unsure = False
+                        if done is None and offset >= size:  # every byte is in, yet no video: ask again
+                            raise _Interrupted(PlatformError(TRANSIENT, "unfinished", code="not-finished"))
                     else:
                         handle.seek(offset)
                         chunk = handle.read(self.chunk_bytes)

@@ -12,7 +12,6 @@ answering), `drop_reply_next` (do the work, then drop the connection: the reply 
 from __future__ import annotations
 
 import itertools
-import json
 import re
 import secrets
 import socket
