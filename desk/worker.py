@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 
 from .platforms import PlatformContext, PlatformError, publisher_for
 from .platforms.base import TRANSIENT
-from .services import publishing
+from .services import housekeeping, publishing
 
 log = logging.getLogger("desk.worker")
 
@@ -107,6 +107,7 @@ def run_pass(session_factory, context: PlatformContext, worker: str, settings,
              now: datetime | None = None) -> PassResult:
     """One pass: expire dead leases, hold and release, claim what is due, publish it, reconcile."""
     result = PassResult()
+    housekeeping.run(session_factory, worker, now)  # grants that expire, event feeds that end
     with session_factory() as s:
         result.expired = publishing.expire_leases(s, worker, now=now)
         result.held, result.released = publishing.hold_and_release(s, worker, now=now)

@@ -315,3 +315,107 @@ def text_of_html(fragment: str) -> str:
     import html
 
     return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", fragment)))
+
+
+# ---- per-platform fields -----------------------------------------------------------------------------
+
+@pytest.fixture
+def video_and_photo_channels(app, web_world):
+    with sessions_of(app)() as s:
+        return (admin.create_channel(s, OPERATOR, web_world.unit.id, "youtube", "DPA on YouTube"),
+                admin.create_channel(s, OPERATOR, web_world.unit.id, "flickr", "DPA on Flickr"))
+
+
+def test_youtube_and_flickr_fields_are_stored_and_shown_to_the_approver(app, web_world, video_and_photo_channels):
+    yt, fl = video_and_photo_channels
+    author = as_user(app, web_world.author.email)
+    page = author.get("/posts/new").get_data(as_text=True)
+    for name in ("title", "description", "tags", "privacy"):
+        assert f'name="target-{yt.id}-{name}"' in page and f'name="target-{fl.id}-{name}"' in page
+        assert f'name="target-{web_world.channel.id}-{name}"' not in page
+    assert 'value="unlisted"' in field_block(page, f"target-{yt.id}-privacy")
+    assert 'value="friends"' in field_block(page, f"target-{fl.id}-privacy")
+
+    resp = write(author, [yt, fl], files=[("scene.jpg", jpeg()), ("appeal.mp4", mp4(42))], action="submit",
+                 asap=True, when="", body="Appeal for witnesses to the A40 collision.", **{
+                     f"target-{yt.id}-title": "A40 collision: appeal for witnesses",
+                     f"target-{yt.id}-description": "Did you see the collision on Friday evening? Call 101.",
+                     f"target-{yt.id}-tags": "road closure, A40 ,,  Camden, A40",
+                     f"target-{yt.id}-privacy": "unlisted",
+                     f"target-{fl.id}-title": "Scene of the A40 collision",
+                     f"target-{fl.id}-tags": "Metropolitan Police, Camden",
+                     f"target-{fl.id}-privacy": "friends"})
+    assert resp.status_code == 302, text_of(resp)
+    post_id = post_id_of(resp)
+    # Each platform got the kind of file it takes, and its own fields, as the adapters read them.
+    assert channel_media(app, post_id) == {yt.id: ["appeal.mp4"], fl.id: ["scene.jpg"]}
+    with sessions_of(app)() as s:
+        from desk.services.posts import extra_of
+
+        extras = {t.channel_id: extra_of(t) for t in s.get(Post, post_id).targets}
+    assert extras[yt.id] == {"title": "A40 collision: appeal for witnesses", "privacy": "unlisted",
+                             "description": "Did you see the collision on Friday evening? Call 101.",
+                             "tags": ["road closure", "A40", "Camden"]}
+    assert extras[fl.id] == {"title": "Scene of the A40 collision", "privacy": "friends",
+                             "tags": ["Metropolitan Police", "Camden"]}
+
+    review = as_user(app, web_world.approver2.email).get(f"/approvals/{post_id}").get_data(as_text=True)
+    yt_part = text_of_html(review[review.index(f'id="preview-{yt.id}"'):review.index(f'id="preview-{fl.id}"')])
+    fl_part = text_of_html(review[review.index(f'id="preview-{fl.id}"'):])
+    assert "Title A40 collision: appeal for witnesses" in yt_part
+    assert "Tags road closure A40 Camden" in yt_part
+    assert "Privacy Unlisted: only people who have the link" in yt_part
+    assert "appeal.mp4 · video, 0:42" in yt_part and "scene.jpg" not in yt_part
+    assert "Visibility Friends only" in fl_part and "Tags Metropolitan Police Camden" in fl_part
+    assert "scene.jpg · photo, 8×6" in fl_part
+
+    # The form shows them back as typed (tags cleaned), ready to edit.
+    withdraw = post_form(author, f"/posts/{post_id}/withdraw", {}, page_url=f"/posts/{post_id}")
+    assert withdraw.status_code == 302
+
+
+def test_edit_shows_the_platform_fields_back(app, web_world, video_and_photo_channels):
+    yt, _fl = video_and_photo_channels
+    author = as_user(app, web_world.author.email)
+    resp = write(author, [yt], files=[("appeal.mp4", mp4(42))], **{
+        f"target-{yt.id}-title": "Appeal", f"target-{yt.id}-tags": "A40,  road  closure ",
+        f"target-{yt.id}-privacy": "private"})
+    assert resp.status_code == 302, text_of(resp)
+    page = author.get(f"/posts/{post_id_of(resp)}/edit").get_data(as_text=True)
+    assert 'value="A40, road closure"' in field_block(page, f"target-{yt.id}-tags")
+    assert re.search(r'<option selected value="private">|<option value="private" selected>',
+                     field_block(page, f"target-{yt.id}-privacy"))
+
+
+def test_platform_problems_are_shown_next_to_their_fields_with_everything_kept(app, web_world, video_and_photo_channels):
+    yt, fl = video_and_photo_channels
+    author = as_user(app, web_world.author.email)
+    resp = write(author, [yt], files=[("appeal.mp4", mp4(42))], action="submit", body="Appeal.", **{
+        f"target-{yt.id}-title": "Speed <kills>", f"target-{yt.id}-tags": "A40"})
+    assert resp.status_code == 200
+    page = text_of(resp)
+    expected = [p.message for p in publisher_class("youtube").validate(
+        _content(title="Speed <kills>", tags=["A40"]))if p.field == "title"]
+    assert expected and all(m in field_block(page, f"target-{yt.id}-title") for m in expected)
+    assert 'value="Speed <kills>"' in field_block(page, f"target-{yt.id}-title")
+
+    # A value the form never offered is refused by the form itself, and nothing typed is lost.
+    resp = write(author, [fl], files=(), body="Photo of the day.", **{
+        f"target-{fl.id}-title": "Sunrise over the Thames", f"target-{fl.id}-privacy": "everyone"})
+    assert resp.status_code == 400
+    page = text_of(resp)
+    assert "Not a valid choice" in field_block(page, f"target-{fl.id}-privacy")
+    assert 'value="Sunrise over the Thames"' in field_block(page, f"target-{fl.id}-title")
+
+
+def _content(**extra):
+    from desk.platforms import Content
+
+    return Content(text="Appeal.", extra=extra)
+
+
+def test_tags_are_split_on_commas_and_keep_their_spaces():
+    from desk.web.post_forms import split_tags
+
+    assert split_tags(" road  closure, A40 ,, Camden,A40 ") == ["road closure", "A40", "Camden"]
+    assert split_tags("") == [] and split_tags(None) == []

@@ -9,6 +9,7 @@ from .. import permissions, workflow
 from ..errors import DeskError, NotFound, PermissionDenied
 from ..extensions import login_manager
 from ..models import User
+from ..services.grants import load_access
 from ..timezones import display
 
 
@@ -31,7 +32,8 @@ def register_web(app: Flask) -> None:
     @login_manager.user_loader
     def load_user(user_id: str):
         user = db().get(User, int(user_id))
-        return user if user is not None and user.active else None
+        # With their business-case grants, which `permissions` checks against the clock on every page.
+        return load_access(db(), user) if user is not None and user.active else None
 
     @app.teardown_appcontext
     def close_db(_exc):
@@ -71,12 +73,15 @@ def register_web(app: Flask) -> None:
 
     from . import admin, approvals, audit_views, auth, channels, main, posts
     from .api import api
+    from . import api_grants  # noqa: F401 (adds the grant routes to the api blueprint before it is registered)
 
     for bp in (auth.bp, main.bp, posts.bp, approvals.bp, channels.bp, admin.bp, audit_views.bp, api):
         app.register_blueprint(bp)
     from .media_views import bp as media_bp; app.register_blueprint(media_bp)  # noqa: E702 (photos and videos)
     from .connect_views import bp as connect_bp; app.register_blueprint(connect_bp)  # noqa: E702 (OAuth)
     from .two_factor import bp as two_factor_bp; app.register_blueprint(two_factor_bp)  # noqa: E702 (sign-in codes)
+    from .grants import bp as grants_bp; app.register_blueprint(grants_bp)  # noqa: E702 (business-case access)
+    from .event_feeds import bp as feeds_bp; app.register_blueprint(feeds_bp)  # noqa: E702 (event feeds' state)
 
 
 def platform_context():

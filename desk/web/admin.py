@@ -236,7 +236,7 @@ def new_channel():
         try:
             window = form.window(settings().zone)
             channel = admin_service.create_channel(db(), actor, form.unit.data, "training", form.name.data,
-                                                   form.approvals_required.data, **window)
+                                                   form.approvals_required.data, **window, **form.event_feed())
         except ValidationFailed as exc:
             show_refusal(db(), form, exc)
         else:
@@ -258,12 +258,14 @@ def edit_channel(channel_id: int):
     zone = settings().zone
     shown = {"live_from": local_input(channel.live_from, zone), "live_until": local_input(channel.live_until, zone)}
     form = ChannelEditForm(data={"name": channel.name, "status": channel.status,
-                                 "approvals_required": channel.approvals_required, **shown})
+                                 "approvals_required": channel.approvals_required, **shown,
+                                 "is_event_feed": channel.is_event_feed, "operation_name": channel.operation_name})
     if form.validate_on_submit():
         try:
             window = form.window(zone, shown)
             admin_service.update_channel(db(), actor, channel.id, name=form.name.data, status=form.status.data,
-                                         approvals_required=form.approvals_required.data, **window)
+                                         approvals_required=form.approvals_required.data, **window,
+                                         **form.event_feed())
         except ValidationFailed as exc:
             show_refusal(db(), form, exc)
             channel = get_or_404(db(), Channel, channel_id, "channel")

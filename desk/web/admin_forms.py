@@ -76,6 +76,11 @@ class _ChannelFields(FlaskForm):
                                       render_kw={"min": 1, "max": 5})
     live_from = StringField("Live from", render_kw={"type": "datetime-local"})
     live_until = StringField("Live until", render_kw={"type": "datetime-local"})
+    is_event_feed = BooleanField("Event feed of an operation")
+    operation_name = StringField("Operation", validators=[Length(max=200)])
+
+    def event_feed(self) -> dict:
+        return {"is_event_feed": self.is_event_feed.data, "operation_name": self.operation_name.data or ""}
 
     def window(self, zone: ZoneInfo, shown: dict[str, str] | None = None) -> dict[str, datetime | None | str]:
         """The event window in UTC, from local times; a time the clocks skip or repeat is refused.

@@ -15,7 +15,7 @@ from ..clock import utcnow
 from ..errors import DeskError
 from ..extensions import csrf
 from ..models import Channel, Post
-from ..services import accounts, audit_trail
+from ..services import accounts, audit_trail, grants
 from ..services import posts as post_service
 from ..services.common import ensure, get_or_404
 from . import api_input as inp
@@ -59,7 +59,7 @@ def authenticate():
         raise Unauthenticated("That token is not valid: it is mistyped, revoked, or its account is disabled. "
                               "Ask a desk administrator for a new one.",
                               'Bearer realm="desk", error="invalid_token"')
-    g.api_user = user
+    g.api_user = grants.load_access(db(), user)  # with their business-case grants, checked against the clock
 
 
 def caller():

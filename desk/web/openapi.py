@@ -238,6 +238,13 @@ for _path, _item in PATHS.items():
 PATHS["/posts"]["post"]["responses"]["201"]["headers"] = {
     "Location": {"schema": STR, "description": "The new post's address in this API."}}
 
+# Access grants describe their own routes, with the helpers above.
+from .api_grants import openapi_parts as _grant_parts  # noqa: E402
+
+_grant_schemas, _grant_paths = _grant_parts()
+SCHEMAS.update(_grant_schemas)
+PATHS.update(_grant_paths)
+
 
 def document() -> dict:
     """A fresh copy each time, so that no caller can alter what the next one is served."""

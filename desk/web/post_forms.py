@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from flask_wtf import FlaskForm
 from wtforms import (BooleanField, Form, FormField, HiddenField, MultipleFileField, SelectField, SelectMultipleField,
                      StringField, TextAreaField)
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -58,7 +59,8 @@ def _extras_form(platform: str) -> type[TargetForm]:
         title = StringField("Title", filters=[_strip])
         description = TextAreaField("Description", filters=[_strip], render_kw={"rows": 4})
         tags = StringField("Tags", filters=[_strip], description="Separated by commas; a tag may have spaces.")
-        privacy = SelectField(word, choices=PRIVACY_CHOICES[platform], default="public")
+        privacy = SelectField(word, choices=[SelectChoice(v, label) for v, label in PRIVACY_CHOICES[platform]],
+                              default="public")
 
     return _Extras
 
@@ -130,8 +132,9 @@ def read_extra(sub) -> dict | None:
     """The platform fields of one channel's sub-form, as the service stores them; None if it has none."""
     if not has_extras(sub):
         return None
-    return {"title": sub.title.data or "", "description": sub.description.data or "",
-            "tags": split_tags(sub.tags.data), "privacy": sub.privacy.data or ""}
+    f = sub.form  # not sub.description: that is the FormField's own description
+    return {"title": f.title.data or "", "description": f.description.data or "",
+            "tags": split_tags(f.tags.data), "privacy": f.privacy.data or ""}
 
 
 def read_post_input(form: PostForm, zone: ZoneInfo,
