@@ -215,6 +215,44 @@ def worker():
         raise click.ClickException(str(exc)) from None
 
 
+# ---- the emergency stop -------------------------------------------------------------------------
+
+@desk_cli.command("pause")
+@click.option("--reason", required=True, help="Why publishing stops (everyone sees it on every page).")
+@click.option("--unit", "unit_code", metavar="CODE", help="Pause one unit only (default: the whole desk).")
+@click.option("--by", "by_email", required=True, metavar="EMAIL",
+              help="The administrator on whose authority the desk is paused (the pause records a person).")
+def pause(reason, unit_code, by_email):
+    """Stop every publication at once (the whole desk, or --unit CODE); what falls due is held."""
+    from .services import pauses
+
+    with session_scope() as s:
+        unit = find_unit(s, unit_code) if unit_code else None
+        row = pauses.pause(s, operator(), reason, unit.id if unit else None, on_behalf_of=find_user(s, by_email))
+        click.echo(f"Publishing is paused for {unit.code if unit else 'the whole desk'} (pause {row.id}). "
+                   "Nothing already sending is interrupted; resume with `flask --app app desk resume"
+                   f"{' --unit ' + unit.code if unit else ''}`.")
+
+
+@desk_cli.command("resume")
+@click.option("--unit", "unit_code", metavar="CODE", help="Resume one unit's pause (default: the desk-wide one).")
+@click.option("--by", "by_email", metavar="EMAIL", help="The administrator on whose authority it resumes.")
+def resume(unit_code, by_email):
+    """End a pause: what was on its way goes on; late posts wait for a person on the emergency stop page."""
+    from .services import pauses
+
+    with session_scope() as s:
+        unit = find_unit(s, unit_code) if unit_code else None
+        current = pauses.active(s).get(unit.id if unit else None)
+        if current is None:
+            raise click.ClickException(f"Publishing is not paused for {unit.code if unit else 'the whole desk'}"
+                                       " (a unit's own pause is resumed with --unit CODE).")
+        result = pauses.resume(s, operator(), current.id, on_behalf_of=find_user(s, by_email) if by_email else None)
+        click.echo(f"Publishing resumed for {current.scope.removeprefix('for ')}: {len(result.released)} post(s) "
+                   f"released, {len(result.awaiting)} whose time passed during the pause wait for a person to "
+                   "send or withdraw them on the emergency stop page (/pauses).")
+
+
 # ---- the audit trail ----------------------------------------------------------------------------
 
 @desk_cli.group("audit")

@@ -97,6 +97,12 @@ def can_manage_unit(user: Actor, unit_id: int) -> bool:
     return bool(user.is_admin) or has_role(user, unit_id, "unit_admin")
 
 
+def can_pause(user: Actor, unit_id: int | None) -> bool:
+    """The emergency stop (and resuming, and deciding on late posts after it): desk administrators for
+    the whole desk or any unit, a unit's administrators for their unit."""
+    return bool(user.is_admin) if unit_id is None else can_manage_unit(user, unit_id)
+
+
 def can_read_audit(user: Actor) -> bool:
     return bool(user.is_admin or user.is_auditor)
 

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from .. import pauses as pause_rules
 from .. import workflow as wf
 from ..clock import utcnow
 from ..models import Channel, Post, PublishAttempt, Target
@@ -18,6 +19,7 @@ from ..platforms import PlatformError, PublishRequest, RemoteRef
 from ..platforms.base import AMBIGUOUS, AUTH, PERMANENT, RATE_LIMITED, TRANSIENT
 from .audit_trail import SystemActor, record
 from .common import lock
+from .pauses import active as active_pauses
 from .posts import content_of
 
 LIVE_POST_STATES = (wf.APPROVED, wf.PARTLY_PUBLISHED)
@@ -66,9 +68,16 @@ def hold_and_release(session: Session, worker: str, now: datetime | None = None)
                                          Target.status.in_((wf.T_QUEUED, wf.T_RETRYING, wf.T_HELD)))
         .with_for_update(skip_locked=True, of=Target)
     ).all()
+    paused = active_pauses(session)
     for t in rows:
         c = t.channel
-        reason = wf.channel_block_reason(c.status, c.live_from, c.live_until, now)
+        if t.status == wf.T_HELD and pause_rules.awaits_confirmation(t.held_reason):
+            continue  # its time passed during a pause: a person decides, never the worker
+        pause = pause_rules.covering(paused, c.unit_id)
+        reason = (pause_rules.held_reason(pause) if pause
+                  else wf.channel_block_reason(c.status, c.live_from, c.live_until, now))
+        if t.status == wf.T_HELD and reason is None and pause_rules.is_pause_hold(t.held_reason):
+            continue  # a resume releases what a pause held (and asks about what fell due meanwhile)
         if t.status == wf.T_HELD and reason is None:
             t.status, t.held_reason = wf.T_QUEUED, None
             _audit_target(session, actor, "target.released", t, now)
@@ -114,8 +123,14 @@ def claim_due(session: Session, worker: str, now: datetime | None = None, limit:
         .with_for_update(skip_locked=True, of=Target)
     )
     claims = []
+    paused = active_pauses(session)
     for t in session.scalars(stmt).all():
         c = t.channel
+        pause = pause_rules.covering(paused, c.unit_id)
+        if pause:  # the emergency stop: held, not sent; what is already sending goes on
+            t.status, t.held_reason = wf.T_HELD, pause_rules.held_reason(pause)
+            _audit_target(session, actor, "target.held", t, now, reason=t.held_reason, pause_id=pause.id)
+            continue
         if wf.channel_block_reason(c.status, c.live_from, c.live_until, now):
             continue  # hold_and_release deals with it
         t.status, t.claimed_by = wf.T_SENDING, worker

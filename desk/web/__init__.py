@@ -82,6 +82,7 @@ def register_web(app: Flask) -> None:
     from .two_factor import bp as two_factor_bp; app.register_blueprint(two_factor_bp)  # noqa: E702 (sign-in codes)
     from .grants import bp as grants_bp; app.register_blueprint(grants_bp)  # noqa: E702 (business-case access)
     from .event_feeds import bp as feeds_bp; app.register_blueprint(feeds_bp)  # noqa: E702 (event feeds' state)
+    from .pauses import bp as pauses_bp; app.register_blueprint(pauses_bp)  # noqa: E702 (emergency stop)
 
 
 def platform_context():
