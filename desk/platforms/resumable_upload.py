@@ -31,6 +31,10 @@ class _Interrupted(Exception):
         self.error = error
 
 
+class _SessionExpired(Exception):
+    """The session URI is no longer known (404/410): the upload starts again in a new session."""
+
+
 @dataclass
 class ResumableUpload:
     request: Callable  # (method, url, **kwargs) -> requests.Response; raises PlatformError when no answer came
@@ -133,6 +137,3 @@ class ResumableUpload:
         return PlatformError(TRANSIENT, f"The upload to {self.label} kept being interrupted ({error.code}). Nothing "
                              "was published; the desk will try again by itself.", code=error.code or "interrupted")
 
-
-class _SessionExpired(Exception):
-    """The session URI is no longer known (404/410): the upload starts again in a new session."""
