@@ -1,22 +1,21 @@
-"""The Flickr adapter, through its real code, against the fake Flickr on 127.0.0.1: connect (perms=delete),
-the signed multipart upload, delete, metrics, reconciliation by machine tag, every Flickr error code
-PLATFORMS.md lists mapped to its class, and the validation table."""
+"""The Flickr adapter, through its real code, against the fake Flickr on 127.0.0.1: the signed multipart upload,
+delete, metrics, reconciliation by machine tag, and every Flickr error code PLATFORMS.md lists mapped to its
+class. Connecting is in test_flickr_connect, the validation table in test_flickr_validation."""
 from __future__ import annotations
 
 import json
 import logging
 import time
 from types import SimpleNamespace
-from urllib.parse import parse_qs, parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import requests
 from cryptography.fernet import Fernet
-from requests_oauthlib import OAuth1, OAuth1Session
 
 from desk import crypto
 from desk.config import Settings
-from desk.platforms import Content, MediaItem, PlatformContext, PublishRequest, RemoteRef, publisher_class
+from desk.platforms import Content, MediaItem, PlatformContext, PublishRequest, RemoteRef
 from desk.platforms.base import AMBIGUOUS, AUTH, PERMANENT, RATE_LIMITED, TRANSIENT, PlatformError
 from desk.platforms.flickr import FlickrPublisher
 from desk.platforms.flickr_upload import machine_tag
@@ -94,107 +93,6 @@ def req(media=(), text="Officers at the scene of a collision on the A40.", marke
 
 def _oauth_params(header: str) -> dict:
     return {k: v.strip('"') for k, v in (p.strip().split("=", 1) for p in header[len("OAuth "):].split(","))}
-
-
-# ---- connecting ------------------------------------------------------------------------------------------
-
-def test_registered_as_flickr():
-    assert publisher_class("flickr") is FlickrPublisher
-
-
-def test_connect_three_legged_asks_for_delete_permission(fl):
-    account = fl.connect()
-    assert (account.id, account.name, account.handle) == ("12345678@N04", "Metropolitan Police", "metpoliceuk")
-    creds = account.credentials
-    assert creds["perms"] == "delete" and fl.fake.access_tokens[creds["oauth_token"]]["perms"] == "delete"
-    request_token, authorize, access_token, login = fl.server.requests
-    assert (request_token.method, request_token.path) == ("POST", "/services/oauth/request_token")
-    assert _oauth_params(request_token.headers["Authorization"])["oauth_callback"].startswith("http%3A%2F%2Fdesk")
-    assert authorize.query["perms"] == "delete" and "Authorization" not in authorize.headers  # the browser
-    assert "oauth_verifier" in _oauth_params(access_token.headers["Authorization"])
-    assert login.query["method"] == "flickr.test.login" and login.query["nojsoncallback"] == "1"
-    assert creds["oauth_token_secret"] not in repr(account)
-
-
-def test_the_pending_secret_never_shows(fl):
-    start = FlickrPublisher(None, fl.context()).authorization_url(CALLBACK, "abc")
-    secret = start.pending["oauth_token_secret"]
-    assert secret not in repr(start) and secret not in repr(start.pending) and secret not in start.url
-    assert parse_qs(urlsplit(start.url).query) == {"oauth_token": [start.pending["oauth_token"]], "perms": ["delete"]}
-
-
-def test_the_fake_verifies_every_signature_as_flickr_does(fl):
-    with OAuth1Session(fl.fake.api_key, client_secret="not-the-secret", callback_uri=CALLBACK) as forged:
-        reply = forged.post(fl.server.url + "/services/oauth/request_token", timeout=5)
-    assert reply.status_code == 401 and parse_qs(reply.text)["oauth_problem"] == ["signature_invalid"]
-    creds = fl.connect().credentials
-    rest = fl.server.url + "/services/rest/"
-    query = {"method": "flickr.test.login", "format": "json", "nojsoncallback": "1"}
-    for secret, code in (("wrong-token-secret", 96), (creds["oauth_token_secret"], None)):
-        with OAuth1Session(fl.fake.api_key, client_secret=fl.fake.api_secret, resource_owner_key=creds["oauth_token"],
-                           resource_owner_secret=secret) as s:
-            body = s.get(rest, params=query, timeout=5).json()
-        assert body.get("code") == code and body["stat"] == ("fail" if code else "ok")
-    unsigned = requests.get(rest, params=query, timeout=5)
-    assert unsigned.status_code == 200 and unsigned.json() == {"stat": "fail", "code": 97, "message": "Missing signature"}
-
-
-def test_a_naively_signed_multipart_upload_is_refused_as_on_flickr(fl, photo):
-    """The trap: requests-oauthlib signs a multipart body without its fields, and Flickr says 96."""
-    creds = fl.connect().credentials
-    auth = OAuth1(fl.fake.api_key, fl.fake.api_secret, creds["oauth_token"], creds["oauth_token_secret"])
-    with open(photo().path, "rb") as f:
-        reply = requests.post(fl.server.url + "/services/upload/", data={"title": "Cordon"}, files={"photo": f},
-                              auth=auth, timeout=5)
-    assert reply.status_code == 200 and '<err code="96" msg="Invalid signature" />' in reply.text
-    assert fl.fake.photos == {}
-
-
-def test_a_wrong_api_secret_or_key_is_explained(fl):
-    for env, variable, code in ((dict(DESK_FLICKR_API_SECRET="wrong"), "DESK_FLICKR_API_SECRET", "signature_invalid"),
-                                (dict(DESK_FLICKR_API_KEY="wrong"), "DESK_FLICKR_API_KEY", "consumer_key_unknown")):
-        with pytest.raises(PlatformError) as caught:
-            FlickrPublisher(None, fl.context(**env)).authorization_url(CALLBACK, "abc")
-        assert caught.value.error_class == PERMANENT and caught.value.code == code
-        assert variable in caught.value.message and "Nothing was connected" in caught.value.message
-
-
-def test_flickr_down_while_connecting_is_transient(fl):
-    fl.fake.fail_next(502, path="/services/oauth/request_token")
-    with pytest.raises(PlatformError) as caught:
-        FlickrPublisher(None, fl.context()).authorization_url(CALLBACK, "abc")
-    assert caught.value.error_class == TRANSIENT and caught.value.code == "502"
-
-
-def test_declined_mismatched_or_replayed_answers_connect_nothing(fl):
-    publisher = FlickrPublisher(None, fl.context())
-    start = publisher.authorization_url(CALLBACK, "abc")
-    args = dict(parse_qsl(urlsplit(requests.get(start.url, allow_redirects=False, timeout=5).headers["Location"]).query))
-    cases = [({"denied": start.pending["oauth_token"]}, "denied"),
-             ({**args, "oauth_token": "72157-other"}, "mismatch"),
-             ({k: v for k, v in args.items() if k != "oauth_verifier"}, "mismatch"),
-             ({**args, "oauth_verifier": "guessed"}, "verifier_invalid")]
-    for callback_args, code in cases:
-        with pytest.raises(PlatformError) as caught:
-            publisher.complete_authorization(callback_args, start.pending)
-        assert caught.value.error_class == PERMANENT and caught.value.code == code
-    publisher.complete_authorization(args, start.pending)
-    with pytest.raises(PlatformError) as caught:  # the request token is spent
-        publisher.complete_authorization(args, start.pending)
-    assert caught.value.code == "token_rejected" and "start the connection again" in caught.value.message
-
-
-def test_not_configured_names_the_variables(fl):
-    with pytest.raises(PlatformError) as caught:
-        FlickrPublisher(None, fl.context(DESK_FLICKR_API_KEY="", DESK_FLICKR_API_SECRET="")).authorization_url(
-            CALLBACK, "abc")
-    assert caught.value.code == "not-configured"
-    assert "DESK_FLICKR_API_KEY and DESK_FLICKR_API_SECRET" in caught.value.message
-    assert fl.server.requests == []
-
-
-def test_oauth1_has_nothing_to_refresh(fl):
-    assert fl.publisher().refresh() is None
 
 
 # ---- publishing ----------------------------------------------------------------------------------------
