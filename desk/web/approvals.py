@@ -91,9 +91,14 @@ def approve(post_id: int):
     if not form.validate_on_submit():
         return _render_review(load_visible(post_id), approve_form=form, status=400)
     try:
-        post = posts.approve(db(), me(), post_id, expected_hash=form.expected_hash.data, comment=form.comment.data)
+        post = posts.approve(db(), me(), post_id, expected_hash=form.expected_hash.data, comment=form.comment.data,
+                             acknowledge_warnings=form.acknowledge_warnings.data)
     except WorkflowConflict as exc:
         return _changed(post_id, exc)
+    except ValidationFailed as exc:  # e.g. the screening's warnings not ticked as read
+        apply_errors(form, exc.field_errors)
+        flash(exc.message, "error")
+        return _render_review(load_visible(post_id), approve_form=form, status=400)
     if post.status == wf.APPROVED:
         flash("Approved. It goes out at its time; its page shows each channel's progress.", "success")
     else:

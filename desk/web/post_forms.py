@@ -211,6 +211,7 @@ class ApproveForm(FlaskForm):
     expected_hash = HiddenField(validators=[DataRequired("The form did not say which version you read.")])
     comment = TextAreaField("Comment (optional)", id="approve-comment", filters=[_strip], render_kw={"rows": 2},
                             validators=[Optional(), Length(max=2000)])
+    acknowledge_warnings = BooleanField("I have read the warnings")  # needed when the screening warns
 
 
 class RejectForm(FlaskForm):
