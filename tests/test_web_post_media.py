@@ -17,6 +17,7 @@ from desk.platforms.x_text import weighted_length
 from desk.services import admin
 from desk.services import media as media_service
 from media_samples import jpeg, mp4, png
+from test_browser import browser, live_server, sign_in  # noqa: F401  (fixtures for the browser test)
 from test_web_posts import as_user, field_block, load_post, post_data, post_id_of, sessions_of, text_of
 
 
@@ -368,10 +369,8 @@ def test_youtube_and_flickr_fields_are_stored_and_shown_to_the_approver(app, web
     assert "appeal.mp4 · video, 0:42" in yt_part and "scene.jpg" not in yt_part
     assert "Visibility Friends only" in fl_part and "Tags Metropolitan Police Camden" in fl_part
     assert "scene.jpg · photo, 8×6" in fl_part
-
-    # The form shows them back as typed (tags cleaned), ready to edit.
-    withdraw = post_form(author, f"/posts/{post_id}/withdraw", {}, page_url=f"/posts/{post_id}")
-    assert withdraw.status_code == 302
+    page = text_of_html(author.get(f"/posts/{post_id}").get_data(as_text=True))
+    assert "Privacy Unlisted: only people who have the link" in page and "Visibility Friends only" in page
 
 
 def test_edit_shows_the_platform_fields_back(app, web_world, video_and_photo_channels):
@@ -395,7 +394,7 @@ def test_platform_problems_are_shown_next_to_their_fields_with_everything_kept(a
     assert resp.status_code == 200
     page = text_of(resp)
     expected = [p.message for p in publisher_class("youtube").validate(
-        _content(title="Speed <kills>", tags=["A40"]))if p.field == "title"]
+        _content(title="Speed <kills>", tags=["A40"])) if p.field == "title"]
     assert expected and all(m in field_block(page, f"target-{yt.id}-title") for m in expected)
     assert 'value="Speed <kills>"' in field_block(page, f"target-{yt.id}-title")
 
@@ -419,3 +418,39 @@ def test_tags_are_split_on_commas_and_keep_their_spaces():
 
     assert split_tags(" road  closure, A40 ,, Camden,A40 ") == ["road closure", "A40", "Camden"]
     assert split_tags("") == [] and split_tags(None) == []
+
+
+# ---- the counter in a real browser -------------------------------------------------------------------
+
+@pytest.mark.browser
+def test_the_live_counter_shows_the_servers_figure_and_turns_red_past_the_limit(app, web_world, x_channel, browser,
+                                                                               live_server, tmp_path):
+    base = live_server
+    page = browser.new_page()
+    page.set_default_timeout(15000)
+    sign_in(page, base, web_world.author.email)
+    page.goto(f"{base}/posts/new")
+    body_count = page.locator(".x-count[data-count-source=body]")
+    assert body_count.is_hidden()  # no X channel chosen yet
+    page.fill("textarea[name=body]", "Road closed, details at https://www.met.police.uk/news/a/long/path 👨‍👩‍👧‍👦")
+    page.check(f"input[name=channels][value='{x_channel.id}']")
+    page.wait_for_function("document.querySelector('.x-count[data-count-source=body] .figure').textContent"
+                           " === '50 / 280'")
+    assert "over" not in (body_count.get_attribute("class") or "")
+
+    page.click(f"text=Tailor for {x_channel.name}")
+    page.fill(f"textarea[name='target-{x_channel.id}-text']", "\u8b66" * 141)
+    own = page.locator(f".x-count[data-count-source='target-{x_channel.id}-text']")
+    page.wait_for_function(f"document.querySelector(\".x-count[data-count-source='target-{x_channel.id}-text'] "
+                           ".figure\").textContent === '282 / 280'")
+    assert "over" in own.get_attribute("class")
+    page.wait_for_function("document.querySelector('.x-count[data-count-source=body]').hidden")  # own text now
+    page.screenshot(path=str(tmp_path / "counter.png"), full_page=True)
+
+
+def test_the_posts_files_keep_the_order_each_channel_has():
+    from desk.web.post_media import merge_orders
+
+    assert merge_orders([[7], [3, 7, 5]]) == [3, 7, 5]
+    assert merge_orders([[9, 4], [2, 4], []]) == [2, 9, 4]
+    assert merge_orders([[1, 2], [2, 1]]) == [1, 2]  # contradictory orders still keep every file

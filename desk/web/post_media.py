@@ -78,13 +78,37 @@ def _defaults(plan: MediaPlan, channels, refused: Refusals, media_ids) -> None:
         plan.chosen.setdefault(c.id, []).extend(wanted)
 
 
+def merge_orders(orders: list[list[int]]) -> list[int]:
+    """One order of all files that keeps each channel's order (every channel's list was cut from the form's
+    one list, so such an order exists); where nothing decides, the earlier upload first."""
+    after: dict[int, set[int]] = {}
+    waiting: dict[int, int] = {}
+    for order in orders:
+        for media_id in order:
+            after.setdefault(media_id, set())
+            waiting.setdefault(media_id, 0)
+        for before, later in zip(order, order[1:]):
+            if later not in after[before]:
+                after[before].add(later)
+                waiting[later] += 1
+    merged = []
+    ready = sorted(i for i, n in waiting.items() if n == 0)
+    while ready:
+        media_id = ready.pop(0)
+        merged.append(media_id)
+        for later in after[media_id]:
+            waiting[later] -= 1
+            if waiting[later] == 0:
+                ready = sorted(ready + [later])
+    return merged + sorted(set(waiting) - set(merged))  # a cycle only if edited elsewhere: keep every file
+
+
 def plan_from_post(session, actor, post: Post | None, channels, refused: Refusals) -> MediaPlan:
     """What the form shows for a saved post: its files, where they go, and defaults for other channels."""
     plan = MediaPlan()
     for t in post.targets if post else []:
-        ids = [link.media_id for link in t.media_links]
-        plan.chosen[t.channel_id] = ids
-        plan.ids.extend(i for i in ids if i not in plan.ids)
+        plan.chosen[t.channel_id] = [link.media_id for link in sorted(t.media_links, key=lambda link: link.position)]
+    plan.ids = merge_orders(list(plan.chosen.values()))
     plan.rows = _visible(session, actor, plan.ids)
     targets = {t.channel_id for t in post.targets} if post else set()
     _defaults(plan, [c for c in channels if c.id not in targets], refused, plan.ids)
