@@ -1,4 +1,9 @@
-"""Storing uploaded media by content hash, and a unit's media library."""
+"""Storing uploaded media by content hash, and a unit's media library.
+
+Each upload is kept twice: the original, for the record (under `originals/`), and the copy that is
+published (under `published/`), cleaned of location and device data by `desk.media_clean`. Only the
+published copy is ever shown or sent to a platform.
+"""
 from __future__ import annotations
 
 import hashlib
@@ -8,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import media_types
+from .. import media_clean, media_types
 from ..clock import utcnow
 from ..errors import ValidationFailed
 from ..models import Media, Unit
@@ -22,8 +27,8 @@ def _refuse(message: str) -> None:
     raise ValidationFailed(message, field_errors={"media": [message]})
 
 
-def _store(media_dir: str, digest: str, ext: str, data: bytes) -> str:
-    folder = os.path.join(media_dir, digest[:2], digest[2:4])
+def _store(media_dir: str, digest: str, ext: str, data: bytes, kind: str = "") -> str:
+    folder = os.path.join(media_dir, kind, digest[:2], digest[2:4])
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, f"{digest}.{ext}")
     if not os.path.exists(path):
@@ -56,15 +61,27 @@ def store_upload(session: Session, actor, unit_id: int, filename: str, data: byt
     existing = session.scalar(select(Media).where(Media.unit_id == unit.id, Media.sha256 == digest))
     if existing:
         return existing
-    path = _store(media_dir, digest, media_types.EXTENSIONS[sniffed.mime_type], data)
-    media = Media(unit_id=unit.id, sha256=digest, filename=name, mime_type=sniffed.mime_type, size=len(data),
-                  duration=sniffed.duration, width=sniffed.width, height=sniffed.height, original_path=path,
-                  published_path=path, alt_text="", uploaded_by_id=actor.id, uploaded_at=now)
+    try:
+        cleaned = media_clean.clean(data, sniffed.mime_type, sniffed.width, sniffed.height)
+    except media_clean.CannotClean as exc:
+        _refuse(f"{name}: {exc}")
+    ext = media_types.EXTENSIONS[sniffed.mime_type]
+    path = _store(media_dir, digest, ext, data, "originals")
+    published_digest = hashlib.sha256(cleaned.data).hexdigest()
+    # Nothing to remove (a plain video, say): the original is the published copy; no second file.
+    published = path if published_digest == digest else _store(media_dir, published_digest, ext, cleaned.data,
+                                                                 "published")
+    # Sizes and measures are the published copy's: that is what the platforms receive and check.
+    media = Media(unit_id=unit.id, sha256=digest, filename=name, mime_type=sniffed.mime_type,
+                  size=len(cleaned.data), duration=sniffed.duration, width=cleaned.width, height=cleaned.height,
+                  original_path=path, published_path=published, alt_text="", uploaded_by_id=actor.id,
+                  uploaded_at=now)
     session.add(media)
     session.flush()
     audit_trail.record(session, actor, "media.uploaded", "media", media.id, unit_id=unit.id, now=now,
                        details={"filename": name, "sha256": digest, "mime_type": sniffed.mime_type,
-                                "size": len(data)})
+                                "size": len(data), "published_sha256": published_digest,
+                                "metadata_removed": list(cleaned.removed)})
     session.commit()
     return media
 

@@ -84,6 +84,7 @@ def register_web(app: Flask) -> None:
     from .grants import bp as grants_bp; app.register_blueprint(grants_bp)  # noqa: E702 (business-case access)
     from .event_feeds import bp as feeds_bp; app.register_blueprint(feeds_bp)  # noqa: E702 (event feeds' state)
     from .pauses import bp as pauses_bp; app.register_blueprint(pauses_bp)  # noqa: E702 (emergency stop)
+    from .media_library import bp as library_bp; app.register_blueprint(library_bp)  # noqa: E702 (media library)
 
 
 def platform_context():
