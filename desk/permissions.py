@@ -37,6 +37,12 @@ def access_grants(user: Actor) -> tuple:
     return tuple(getattr(user, "access_grants", None) or ())
 
 
+def granted_channel_ids(user: Actor, role: str, now: datetime | None = None) -> set[int]:
+    """The channels the person holds a live grant for in this role: what lists offer them beyond their units."""
+    now = now or utcnow()
+    return {g.channel_id for g in access_grants(user) if g.role == role and grants.is_live(g, now)}
+
+
 def has_access(user: Actor, channel, role: str, now: datetime | None = None) -> bool:
     """May draft ('author') or approve ('approver') for this channel at `now`."""
     if channel.unit.roles_grant_access and has_role(user, channel.unit_id, role):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import login_required
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from .. import permissions as perm
 from .. import workflow as wf
@@ -28,9 +28,11 @@ def needs_vote(user, post: Post) -> bool:
 def waiting_for(session, user) -> list[Post]:
     """Posts in review that still need this person's vote, oldest submission first."""
     units = [unit_id for unit_id, roles in user.roles_by_unit.items() if "approver" in roles]
-    if not units:
+    granted = perm.granted_channel_ids(user, "approver")
+    if not units and not granted:
         return []
-    mine = select(Target.post_id).join(Channel, Target.channel_id == Channel.id).where(Channel.unit_id.in_(units))
+    mine = (select(Target.post_id).join(Channel, Target.channel_id == Channel.id)
+            .where(or_(Channel.unit_id.in_(units), Channel.id.in_(granted))))
     stmt = (select(Post).where(Post.status == wf.IN_REVIEW, Post.author_id != user.id, Post.id.in_(mine))
             .order_by(Post.submitted_at, Post.id))
     return [p for p in session.scalars(stmt) if needs_vote(user, p)]
@@ -40,7 +42,8 @@ def waiting_for(session, user) -> list[Post]:
 @login_required
 def queue():
     """Posts waiting for the signed-in approver's decision."""
-    is_approver = any("approver" in roles for roles in me().roles_by_unit.values())
+    is_approver = (any("approver" in roles for roles in me().roles_by_unit.values())
+                   or bool(perm.granted_channel_ids(me(), "approver")))
     return render_template("approvals/queue.html", posts=waiting_for(db(), me()), is_approver=is_approver)
 
 

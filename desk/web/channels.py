@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template
 from flask_login import login_required
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from .. import permissions as perm
 from ..errors import NotFound
@@ -25,7 +25,8 @@ def list_channels():
     user = me()
     stmt = select(Channel).join(Unit, Channel.unit_id == Unit.id).order_by(Unit.code, Channel.name)
     if not (user.is_admin or user.is_auditor):
-        stmt = stmt.where(Channel.unit_id.in_(list(user.roles_by_unit)))
+        granted = perm.granted_channel_ids(user, "author") | perm.granted_channel_ids(user, "approver")
+        stmt = stmt.where(or_(Channel.unit_id.in_(list(user.roles_by_unit)), Channel.id.in_(granted)))
     return render_template("channels/list.html", channels=db().scalars(stmt).all(), connect=connect_options(user))
 
 

@@ -7,6 +7,7 @@ from flask import Blueprint, redirect, render_template, url_for
 from flask_login import login_required
 from sqlalchemy import select
 
+from .. import permissions as perm
 from .. import workflow as wf
 from ..clock import utcnow
 from ..models import Approval, Post
@@ -41,7 +42,8 @@ def dashboard():
                              .order_by(Approval.decided_at.desc(), Approval.id.desc()).limit(SHOWN)).all()
     rejected_by = {p.id: next((a for a in reversed(p.approvals) if a.decision == "reject"), None)
                    for p in to_work_on if p.status == wf.REJECTED}
-    is_approver = any("approver" in roles for roles in user.roles_by_unit.values())
+    is_approver = (any("approver" in roles for roles in user.roles_by_unit.values())
+                   or bool(perm.granted_channel_ids(user, "approver")))
     waiting = len(waiting_for(db(), user)) if is_approver else None
     return render_template("dashboard.html", to_work_on=to_work_on, under_way=under_way, decisions=decisions,
                            rejected_by=rejected_by, waiting=waiting)

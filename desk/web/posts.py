@@ -77,8 +77,9 @@ def load_visible(post_id: int, action: str = "post.view") -> Post:
 def visible_posts_query(user):
     stmt = select(Post)
     if not (user.is_admin or user.is_auditor):
+        granted = perm.granted_channel_ids(user, "author") | perm.granted_channel_ids(user, "approver")
         in_my_units = (select(Target.post_id).join(Channel, Target.channel_id == Channel.id)
-                       .where(Channel.unit_id.in_(list(user.roles_by_unit))))
+                       .where(or_(Channel.unit_id.in_(list(user.roles_by_unit)), Channel.id.in_(granted))))
         stmt = stmt.where(or_(Post.author_id == user.id, Post.id.in_(in_my_units)))
     return stmt
 
@@ -103,7 +104,9 @@ def list_posts():
 def _offered_channels(post: Post | None) -> list[Channel]:
     """The channels this person may draft for, plus any the post already has (so none vanish unseen)."""
     author_units = [u for u, roles in me().roles_by_unit.items() if "author" in roles]
-    stmt = select(Channel).where(Channel.unit_id.in_(author_units), Channel.status != "archived")
+    granted = perm.granted_channel_ids(me(), "author")  # a business-case grant, beyond the person's units
+    stmt = select(Channel).where(or_(Channel.unit_id.in_(author_units), Channel.id.in_(granted)),
+                                 Channel.status != "archived")
     offered = perm.draftable_channels(me(), db().scalars(stmt))
     ids = {c.id for c in offered}
     offered += [t.channel for t in (post.targets if post else []) if t.channel_id not in ids]
