@@ -123,6 +123,16 @@ def test_too_much_at_once_is_explained_not_a_bare_413(app, web_world, monkeypatc
     assert "nothing was saved" in text_of(resp) and "one at a time" in text_of(resp)
 
 
+def test_the_post_form_takes_files_larger_than_the_rest_of_the_desk_does(app, web_world):
+    app.config["MAX_CONTENT_LENGTH"] = 2_000  # every other form
+    author = as_user(app, web_world.author.email)
+    photo = _noise_png(60)
+    assert len(photo) > 2_000
+    resp = write(author, [web_world.channel], files=[("scene.png", photo)], body="The scene this morning.")
+    assert resp.status_code == 302, text_of(resp)
+    assert media_rows(app)[0].filename == "scene.png"
+
+
 def test_uploads_into_the_first_chosen_channels_unit_and_says_so(app, web_world):
     with sessions_of(app)() as s:
         admin.add_membership(s, OPERATOR, web_world.author.id, web_world.other_unit.id, "author")
@@ -188,14 +198,20 @@ def test_a_file_the_platform_cannot_carry_is_not_ticked_for_it_and_the_form_says
     assert load_post(app, post_id).status == "draft"
 
 
-def _large_png() -> bytes:
-    """A real PNG over X's 5 MB image limit (noise does not compress)."""
+def _noise_png(side: int) -> bytes:
+    """A real PNG of about side*side*3 bytes: noise does not compress."""
     import os
 
     buf = io.BytesIO()
-    Image.frombytes("RGB", (1400, 1400), os.urandom(1400 * 1400 * 3)).save(buf, "PNG", compress_level=0)
-    assert buf.tell() > 5 * 1024 * 1024
+    Image.frombytes("RGB", (side, side), os.urandom(side * side * 3)).save(buf, "PNG", compress_level=0)
     return buf.getvalue()
+
+
+def _large_png() -> bytes:
+    """A real PNG over X's 5 MB image limit."""
+    data = _noise_png(1400)
+    assert len(data) > 5 * 1024 * 1024
+    return data
 
 
 def test_a_file_picked_from_the_library_is_attached(app, web_world):
