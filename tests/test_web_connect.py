@@ -257,3 +257,11 @@ def test_youtube_and_flickr_connect_through_the_desk(app, web_world, platform, e
     account = (channel.remote_account_id, channel.remote_name, channel.remote_handle)
     assert account[:2] == expected[:2] and expected[2] in (account[2] or "")
     assert expected[0] in words(admin.get(f"/channels/{channel.id}"))
+
+
+def test_behind_a_proxy_the_public_address_is_the_callback(app, web_world, fake_x):
+    platform_env(app).update(DESK_PUBLIC_URL="https://desk.force.example/", DESK_X_AUTH="oauth2")
+    admin = as_user(app, web_world.admin.email)
+    start = press_connect(admin, web_world.unit.id)
+    assert "redirect_uri=https%3A%2F%2Fdesk.force.example%2Fchannels%2Fconnect%2Fx%2Fcallback&" in start.headers[
+        "Location"]

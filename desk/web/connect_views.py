@@ -55,6 +55,11 @@ def connect_options(user) -> list[dict]:
 
 
 def _callback_url(platform: str) -> str:
+    """The address the platform sends the administrator back to: it must be registered with the platform
+    exactly, so behind a proxy DESK_PUBLIC_URL (e.g. https://desk.force.example) says what the world sees."""
+    public = (settings().extra.get("platform_env") or {}).get("DESK_PUBLIC_URL", "").rstrip("/")
+    if public:
+        return public + url_for("connect.callback", platform=platform)
     return url_for("connect.callback", platform=platform, _external=True)
 
 
