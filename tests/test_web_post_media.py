@@ -15,7 +15,6 @@ from desk.models import AuditEvent, Media, Post
 from desk.platforms import publisher_class
 from desk.platforms.x_text import weighted_length
 from desk.services import admin
-from desk.services import media as media_service
 from media_samples import jpeg, mp4, png
 from test_browser import browser, live_server, sign_in  # noqa: F401  (fixtures for the browser test)
 from test_web_posts import as_user, field_block, load_post, post_data, post_id_of, sessions_of, text_of

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
+from .. import permissions as perm
 from ..errors import ValidationFailed
 from ..models import Channel, Media, Post, Target, TargetMedia
 from ..platforms import Content, MediaItem, PlatformError, publisher_class
@@ -180,8 +181,6 @@ def may_see(session, actor, media: Media) -> bool:
     unit's channel must see what they approve)."""
     if media.unit_id in actor.roles_by_unit:
         return True
-    from .. import permissions as perm
-
     posts = session.scalars(select(Post).join(Target, Target.post_id == Post.id)
                             .join(TargetMedia, TargetMedia.target_id == Target.id)
                             .where(TargetMedia.media_id == media.id).distinct().limit(20))
