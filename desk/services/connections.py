@@ -164,20 +164,21 @@ def begin(session: Session, actor, platform: str, unit_id: int | None, callback_
     cipher = _cipher()
     state = secrets.token_urlsafe(32)
     callback = callback_with_state(platform, callback_url, state, context.settings)
+    unit_id, unit_code = unit.id, unit.code
+    session.rollback()  # no transaction stays open while the platform is called (X's request token)
     try:
         start = publisher_class(platform)(None, context).authorization_url(callback, state)
     except PlatformError as exc:
-        session.rollback()
-        audit_trail.record(session, actor, "connection.failed", "unit", unit.id, unit_id=unit.id,
+        audit_trail.record(session, actor, "connection.failed", "unit", unit_id, unit_id=unit_id,
                            channel_id=channel_id, now=now,
                            details={"platform": platform, "stage": "begin", "code": exc.code, "reason": exc.message})
         session.commit()
         raise ConnectionFailed(f"{exc.message} Nothing was connected.") from None
-    attempt = ConnectionAttempt(state=state, platform=platform, unit_id=unit.id, user_id=actor.id,
+    attempt = ConnectionAttempt(state=state, platform=platform, unit_id=unit_id, user_id=actor.id,
                                 channel_id=channel_id, pending=cipher.encrypt_json(start.pending), created_at=now)
     session.add(attempt)
     session.flush()
-    _audit(session, actor, "connection.started", attempt, now, unit=unit.code, reconnect=channel is not None)
+    _audit(session, actor, "connection.started", attempt, now, unit=unit_code, reconnect=channel_id is not None)
     session.commit()
     return start.url
 
