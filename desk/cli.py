@@ -332,7 +332,7 @@ def rotate_token_key():
     with session_scope() as s:
         done = token_rotation.rotate_token_key(s, operator())
     click.echo(f"Re-encrypted with the newest key: {done.channels} channel credential(s) and {done.attempts} "
-               "pending connection(s).")
+               "connection attempt(s) (their kept secrets).")
     if done.unreadable_channels or done.unreadable_attempts:
         ids = ", ".join(str(i) for i in done.unreadable_channels) or "none"
         click.echo(f"Could not read with any listed key: channels {ids}; {done.unreadable_attempts} connection(s). "

@@ -65,7 +65,7 @@ def test_rotation_re_encrypts_everything_with_the_newest_key(sqlite_engine, tmp_
     app = desk_app(sqlite_engine, tmp_path, f"{NEW},{OLD}")
     result = app.test_cli_runner().invoke(args=["desk", "rotate-token-key"])
     assert result.exit_code == 0, result.output
-    assert "2 channel credential(s) and 1 pending connection(s)" in result.stdout
+    assert "2 channel credential(s) and 1 connection attempt(s)" in result.stdout
     assert f"channels {lost}; 0 connection(s)" in result.stderr and "Reconnect those channels" in result.stderr
 
     channels, pending = rows(sqlite_engine)
