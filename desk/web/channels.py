@@ -36,9 +36,10 @@ def view_channel(channel_id: int):
     """One channel: its platform account (id, name, handle; never its credentials), status and Reconnect."""
     user = me()
     channel = get_or_404(db(), Channel, channel_id, "channel")
-    ensure(db(), user.is_admin or user.is_auditor or bool(perm.roles_in(user, channel.unit_id)), user,
-           "channel.view", "This channel belongs to a unit you have no role in.", object_type="channel",
-           object_id=channel.id, unit_id=channel.unit_id, channel_id=channel.id)
+    granted = perm.granted_channel_ids(user, "author") | perm.granted_channel_ids(user, "approver")
+    visible = user.is_admin or user.is_auditor or bool(perm.roles_in(user, channel.unit_id)) or channel.id in granted
+    ensure(db(), visible, user, "channel.view", "This channel belongs to a unit you have no role in.",
+           object_type="channel", object_id=channel.id, unit_id=channel.unit_id, channel_id=channel.id)
     return render_template("channels/view.html", channel=channel)
 
 
