@@ -95,6 +95,23 @@ def can_retract(user: Actor, post, now: datetime | None = None) -> bool:
     return any(can_approve_for(user, t.channel, now) for t in post.targets)
 
 
+def can_write_template(user: Actor, channels, now: datetime | None = None) -> bool:
+    """Create, edit or approve an operational template: an approver of every channel it is for."""
+    channels = list(channels)
+    return bool(channels) and all(can_approve_for(user, c, now) for c in channels)
+
+
+def can_suspend_template(user: Actor, unit_id: int, channels, now: datetime | None = None) -> bool:
+    """Stopping a template is made easy: any approver of one of its channels, or the unit's administrators."""
+    return can_manage_unit(user, unit_id) or any(can_approve_for(user, c, now) for c in channels)
+
+
+def can_publish_template(user: Actor, channels, now: datetime | None = None) -> bool:
+    """Post an update from an approved template: someone who may draft for every channel it goes to."""
+    channels = list(channels)
+    return bool(channels) and all(can_draft_for(user, c, now) for c in channels)
+
+
 def can_administer(user: Actor) -> bool:
     return bool(user.is_admin)
 

@@ -74,11 +74,13 @@ def register_web(app: Flask) -> None:
     from . import admin, approvals, audit_views, auth, channels, main, posts
     from .api import api
     from . import api_grants  # noqa: F401 (adds the grant routes to the api blueprint before it is registered)
+    from . import api_templates  # noqa: F401 (the same, for the template routes)
 
     for bp in (auth.bp, main.bp, posts.bp, approvals.bp, channels.bp, admin.bp, audit_views.bp, api):
         app.register_blueprint(bp)
     from .media_views import bp as media_bp; app.register_blueprint(media_bp)  # noqa: E702 (photos and videos)
     from .screening_views import bp as screening_bp; app.register_blueprint(screening_bp)  # noqa: E702 (screening)
+    from .template_views import bp as templates_bp; app.register_blueprint(templates_bp)  # noqa: E702 (templates)
     from .connect_views import bp as connect_bp; app.register_blueprint(connect_bp)  # noqa: E702 (OAuth)
     from .two_factor import bp as two_factor_bp; app.register_blueprint(two_factor_bp)  # noqa: E702 (sign-in codes)
     from .grants import bp as grants_bp; app.register_blueprint(grants_bp)  # noqa: E702 (business-case access)

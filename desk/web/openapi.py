@@ -245,6 +245,13 @@ _grant_schemas, _grant_paths = _grant_parts()
 SCHEMAS.update(_grant_schemas)
 PATHS.update(_grant_paths)
 
+# Templates describe their own routes the same way.
+from .api_templates import openapi_parts as _template_parts  # noqa: E402
+
+_template_schemas, _template_paths = _template_parts()
+SCHEMAS.update(_template_schemas)
+PATHS.update(_template_paths)
+
 
 def document() -> dict:
     """A fresh copy each time, so that no caller can alter what the next one is served."""

@@ -1,0 +1,295 @@
+"""Use cases of operational templates: write, approve (four-eyes), suspend, and post an update from one.
+
+An approved template stands in for the second approval: what may change is only its fields' values,
+each typed and limited, and screened like any post before it goes out. Editing a template makes it a
+draft again (a new version) that an approver other than its last editor must approve. One
+transaction each, with its audit event.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, object_session
+
+from .. import permissions as perm
+from .. import post_templates as domain
+from .. import screening_gate as gate
+from .. import workflow as wf
+from ..clock import utcnow
+from ..errors import ValidationFailed, WorkflowConflict
+from ..models import AuditEvent, Channel, Post, PostTemplate, Target, Unit, User
+from ..screening import Finding, screen
+from . import audit_trail
+from . import posts as post_service
+from .common import ensure, get_or_404, lock
+from .grants import load_access
+from .screening_policy import policy_of
+
+DRAFT, APPROVED, SUSPENDED = "draft", "approved", "suspended"
+EDITS = ("template.created", "template.edited")
+
+
+@dataclass
+class TemplateInput:
+    name: str
+    body: str
+    fields: list[dict] = field(default_factory=list)  # [{name, label, type, limit, choices}]
+    channel_ids: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Published:
+    post: Post
+    warnings: list[Finding]
+
+
+def fields_of(template: PostTemplate) -> tuple[domain.FieldSpec, ...]:
+    return domain.fields_from_json(template.fields)
+
+
+def channel_ids_of(template: PostTemplate) -> list[int]:
+    return [int(c) for c in json.loads(template.channel_ids or "[]")]
+
+
+def channels_of(session: Session, template: PostTemplate) -> list[Channel]:
+    ids = channel_ids_of(template)
+    return list(session.scalars(select(Channel).where(Channel.id.in_(ids)).order_by(Channel.name))) if ids else []
+
+
+def last_editor_id(session: Session, template: PostTemplate) -> int | None:
+    """Who wrote the current version: the trail records it with every edit (the table keeps only the creator)."""
+    return session.scalar(select(AuditEvent.actor_id).where(
+        AuditEvent.object_type == "template", AuditEvent.object_id == str(template.id),
+        AuditEvent.action.in_(EDITS)).order_by(AuditEvent.seq.desc()).limit(1))
+
+
+def history(session: Session, template: PostTemplate) -> list[AuditEvent]:
+    return list(session.scalars(select(AuditEvent).where(
+        AuditEvent.object_type == "template", AuditEvent.object_id == str(template.id)).order_by(AuditEvent.seq)))
+
+
+def suspension(session: Session, template: PostTemplate) -> AuditEvent | None:
+    """The event that suspended it (its reason is on the trail), while it is suspended."""
+    if template.status != SUSPENDED:
+        return None
+    return session.scalar(select(AuditEvent).where(
+        AuditEvent.object_type == "template", AuditEvent.object_id == str(template.id),
+        AuditEvent.action == "template.suspended").order_by(AuditEvent.seq.desc()).limit(1))
+
+
+def findings_of(template: PostTemplate, now: datetime | None = None) -> list[Finding]:
+    """The template's own words screened (each field shown as its label): what an approver vouches for."""
+    text = domain.sample(template.body, fields_of(template)).text
+    return screen(text, policy=policy_of(unit_of(template)), today=(now or utcnow()).date())
+
+
+def unit_of(template: PostTemplate) -> Unit:
+    return object_session(template).get(Unit, template.unit_id)
+
+
+def _channels(session: Session, unit_id: int, ids: list[int]) -> list[Channel]:
+    ids = list(dict.fromkeys(int(i) for i in ids))
+    if not ids:
+        raise ValidationFailed("Choose the channels the template is for.",
+                               field_errors={"channel_ids": ["Choose at least one of the unit's channels."]})
+    found = {c.id: c for c in session.scalars(select(Channel).where(Channel.id.in_(ids)))}
+    wrong = [i for i in ids if i not in found or found[i].unit_id != unit_id]
+    if wrong:
+        raise ValidationFailed("A template is for its own unit's channels only.",
+                               field_errors={"channel_ids": [f"Channel {wrong[0]} is not one of the unit's."]})
+    archived = [c.name for c in found.values() if c.status == "archived"]
+    if archived:
+        raise ValidationFailed(f"{', '.join(archived)} is archived and takes no posts.",
+                               field_errors={"channel_ids": [f"{', '.join(archived)} is archived."]})
+    return [found[i] for i in ids]
+
+
+def _snapshot(t: PostTemplate) -> dict:
+    return {"name": t.name, "body": t.body, "fields": json.loads(t.fields), "channel_ids": channel_ids_of(t),
+            "version": t.version, "content_hash": t.content_hash, "status": t.status}
+
+
+def _refuse_writer(session, actor, unit_id, channels, action, object_id=None, now=None):
+    load_access(session, actor)
+    ensure(session, perm.can_write_template(actor, channels, now), actor, action,
+           "Only an approver of every channel of the template may write or approve it.",
+           object_type="template", object_id=object_id, unit_id=unit_id)
+
+
+def create_template(session: Session, actor, unit_id: int, data: TemplateInput,
+                    now: datetime | None = None) -> PostTemplate:
+    now = now or utcnow()
+    channels = _channels(session, unit_id, data.channel_ids)
+    _refuse_writer(session, actor, unit_id, channels, "template.create", now=now)
+    specs = domain.check(data.name, data.body, data.fields)
+    name, body = data.name.strip(), data.body.strip()
+    t = PostTemplate(unit_id=unit_id, name=name, body=body, fields=domain.fields_to_json(specs),
+                     channel_ids=json.dumps([c.id for c in channels]), status=DRAFT, version=1,
+                     content_hash=domain.content_hash(name, body, specs, [c.id for c in channels]),
+                     created_by_id=actor.id, created_at=now, updated_at=now)
+    session.add(t)
+    session.flush()
+    audit_trail.record(session, actor, "template.created", "template", t.id, unit_id=unit_id, now=now,
+                       details=_snapshot(t))
+    session.commit()
+    return t
+
+
+def update_template(session: Session, actor, template_id: int, data: TemplateInput,
+                    now: datetime | None = None) -> PostTemplate:
+    """Edit: a new version, a draft again, to be approved again by someone other than its editor."""
+    now = now or utcnow()
+    t = get_or_404(session, PostTemplate, template_id, "template")
+    t = lock(session, PostTemplate, t.id)
+    channels = _channels(session, t.unit_id, data.channel_ids)
+    _refuse_writer(session, actor, t.unit_id, channels + channels_of(session, t), "template.edit", t.id, now)
+    specs = domain.check(data.name, data.body, data.fields)
+    name, body, ids = data.name.strip(), data.body.strip(), [c.id for c in channels]
+    new_hash = domain.content_hash(name, body, specs, ids)
+    if new_hash == t.content_hash and sorted(ids) == sorted(channel_ids_of(t)):
+        session.rollback()  # nothing changed: the approval stands
+        return t
+    before = {"previous_version": t.version, "previous_status": t.status, "previous_hash": t.content_hash}
+    t.name, t.body, t.fields, t.channel_ids = name, body, domain.fields_to_json(specs), json.dumps(ids)
+    t.version += 1
+    t.status, t.approved_by_id, t.approved_at = DRAFT, None, None
+    t.content_hash, t.updated_at = new_hash, now
+    audit_trail.record(session, actor, "template.edited", "template", t.id, unit_id=t.unit_id, now=now,
+                       details={**before, **_snapshot(t)})
+    session.commit()
+    return t
+
+
+def approve_template(session: Session, actor, template_id: int, expected_hash: str | None = None,
+                     acknowledge_warnings: bool = False, now: datetime | None = None) -> PostTemplate:
+    now = now or utcnow()
+    t = get_or_404(session, PostTemplate, template_id, "template")
+    t = lock(session, PostTemplate, t.id)
+    _refuse_writer(session, actor, t.unit_id, channels_of(session, t), "template.approve", t.id, now)
+    editor = last_editor_id(session, t)
+    ensure(session, editor != actor.id, actor, "template.approve",
+           "You wrote this version of the template: another approver must approve it.",
+           object_type="template", object_id=t.id, unit_id=t.unit_id)
+    if t.status == APPROVED:
+        raise WorkflowConflict("This version of the template is already approved.")
+    if expected_hash and expected_hash != t.content_hash:
+        raise WorkflowConflict("The template changed after you opened it. Read the new version before approving.")
+    acknowledged = gate.check_approval(gate.requirement(findings_of(t, now)), acknowledge_warnings)
+    previous = t.status
+    t.status, t.approved_by_id, t.approved_at, t.updated_at = APPROVED, actor.id, now, now
+    details = {"version": t.version, "content_hash": t.content_hash, "previous_status": previous}
+    if acknowledged:
+        details["acknowledged_findings"] = [f.as_dict() for f in acknowledged]
+    audit_trail.record(session, actor, "template.approved", "template", t.id, unit_id=t.unit_id, now=now,
+                       details=details)
+    session.commit()
+    return t
+
+
+def suspend_template(session: Session, actor, template_id: int, reason: str,
+                     now: datetime | None = None) -> PostTemplate:
+    """Stop a template at once: no update can be posted from it from this moment."""
+    now = now or utcnow()
+    t = get_or_404(session, PostTemplate, template_id, "template")
+    t = lock(session, PostTemplate, t.id)
+    load_access(session, actor)
+    ensure(session, perm.can_suspend_template(actor, t.unit_id, channels_of(session, t), now), actor,
+           "template.suspend", "Only an approver of the template's channels or a unit administrator may suspend it.",
+           object_type="template", object_id=t.id, unit_id=t.unit_id)
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise ValidationFailed("Say why the template is suspended: it goes on the record.",
+                               field_errors={"reason": ["Say why it is suspended."]})
+    if t.status == SUSPENDED:
+        raise WorkflowConflict("The template is already suspended.")
+    previous = t.status
+    t.status, t.updated_at = SUSPENDED, now
+    audit_trail.record(session, actor, "template.suspended", "template", t.id, unit_id=t.unit_id, now=now,
+                       details={"version": t.version, "reason": reason, "previous_status": previous})
+    session.commit()
+    return t
+
+
+def _screened(t: PostTemplate, rendered: domain.Rendered, acknowledged: bool, now: datetime) -> list[Finding]:
+    """Screen the filled text; a blocking finding stops it, naming the words and the field they are in."""
+    findings = screen(rendered.text, policy=policy_of(unit_of(t)), today=now.date())
+    needs = gate.requirement(findings)
+    labels = {s.name: s.label for s in fields_of(t)}
+    if needs.blocked or (needs.needs_acknowledgement and not acknowledged):
+        errors: dict[str, list[str]] = {}
+        for f in needs.blocking or needs.warnings:
+            name = domain.field_at(rendered, f.start, f.end)
+            errors.setdefault(f"values.{name}" if name else "body", []).append(gate.describe(f))
+        if needs.blocked:
+            where = sorted({labels.get(domain.field_at(rendered, f.start, f.end), "the template's text")
+                            for f in needs.blocking})
+            words = ", ".join(dict.fromkeys(f"“{f.matched}” ({f.label.lower()})" for f in needs.blocking))
+            raise ValidationFailed(f"Nothing was published: the screening found {words} in {', '.join(where)}, "
+                                   "which may not be published. Change the value and post again.",
+                                   field_errors=errors)
+        errors[gate.ACKNOWLEDGE_FIELD] = ["Tick this to confirm you have read the warnings."]
+        words = ", ".join(dict.fromkeys(f"“{f.matched}” ({f.label.lower()})" for f in needs.warnings))
+        raise ValidationFailed(f"Nothing was published yet: the screening warns about {words}. Read the warnings, "
+                               "then tick “I have read the warnings” to post it (or change the value).",
+                               field_errors=errors)
+    return list(needs.warnings)
+
+
+def publish_from_template(session: Session, actor, template_id: int, values: dict, scheduled_at: datetime | None = None,
+                          acknowledge_warnings: bool = False, now: datetime | None = None) -> Published:
+    """Post an update from an approved template: approved at once (the template was), queued for its time."""
+    now = now or utcnow()
+    t = get_or_404(session, PostTemplate, template_id, "template")
+    t = lock(session, PostTemplate, t.id)  # a suspension at the same moment waits for this, or stops it
+    channels = channels_of(session, t)
+    load_access(session, actor)
+    ensure(session, perm.can_publish_template(actor, channels, now), actor, "template.publish",
+           "You may not post to every channel of this template: ask for access to them under Access.",
+           object_type="template", object_id=t.id, unit_id=t.unit_id)
+    if t.status != APPROVED:
+        why = ("it is suspended" if t.status == SUSPENDED else "this version has not been approved yet")
+        raise WorkflowConflict(f"Nothing was published: {why}. Ask an approver of the unit, or write a "
+                               "post for approval instead.")
+    wf.check_schedule(scheduled_at, now, field="scheduled_at")
+    clean = domain.validate_values(fields_of(t), values or {})
+    rendered = domain.render(t.body, clean)
+    warnings = _screened(t, rendered, acknowledge_warnings, now)
+    post = Post(author_id=actor.id, body=rendered.text, status=wf.APPROVED, version=1, created_at=now,
+                updated_at=now, submitted_at=now, template_id=t.id, template_version=t.version,
+                template_values=json.dumps(clean, sort_keys=True, ensure_ascii=False))
+    for c in channels:
+        target = Target(channel_id=c.id, scheduled_at=scheduled_at, status=wf.T_QUEUED, attempts=0)
+        target.channel = c
+        post.targets.append(target)
+    post.content_hash = wf.content_hash(post.body, None, [wf.TargetSpec(c.id, None, scheduled_at) for c in channels])
+    problems = post_service.problems_of(post, now)
+    if problems:
+        words = "; ".join(m for msgs in problems.values() for m in msgs)
+        raise ValidationFailed(f"Nothing was published: {words}", field_errors={
+            ("body" if k in ("body", "link") or k.endswith("-text") else k): v for k, v in problems.items()})
+    session.add(post)
+    session.flush()
+    approver = session.get(User, t.approved_by_id) if t.approved_by_id else None
+    audit_trail.record(session, actor, "post.published_from_template", "post", post.id, post_id=post.id,
+                       unit_id=t.unit_id, now=now, details={
+                           "template_id": t.id, "template_name": t.name, "template_version": t.version,
+                           "template_hash": t.content_hash, "template_approved_by": approver.email if approver else None,
+                           "values": clean, "text": post.body, "content_hash": post.content_hash,
+                           "channels": [c.id for c in channels],
+                           "scheduled_at": scheduled_at.isoformat() if scheduled_at else None,
+                           "acknowledged_findings": [f.as_dict() for f in warnings]})
+    session.commit()
+    return Published(post, warnings)
+
+
+def visible_templates(session: Session, user) -> list[PostTemplate]:
+    """The templates of the units this person has a role in, or holds a grant for one of their channels."""
+    rows = session.scalars(select(PostTemplate).order_by(PostTemplate.unit_id, PostTemplate.name)).all()
+    if user.is_admin or user.is_auditor:
+        return list(rows)
+    load_access(session, user)
+    granted = {g.channel_id for g in perm.access_grants(user)}
+    return [t for t in rows if t.unit_id in user.roles_by_unit or granted & set(channel_ids_of(t))]

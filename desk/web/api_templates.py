@@ -1,0 +1,111 @@
+"""Templates in the API: list them, and post an update from an approved one (on the `api` blueprint)."""
+from __future__ import annotations
+
+from flask import jsonify, url_for
+
+from .. import permissions as perm
+from ..clock import utcnow
+from ..errors import ValidationFailed
+from ..models import PostTemplate
+from ..services import templates as service
+from ..services.common import ensure, get_or_404
+from . import api_input as inp
+from . import api_serialise as out
+from . import db
+from .api import api, caller
+from .api_screening import take_acknowledgement
+
+
+def template_json(t: PostTemplate, user, now) -> dict:
+    channels = service.channels_of(db(), t)
+    return {
+        "id": t.id, "unit_id": t.unit_id, "name": t.name, "body": t.body, "status": t.status, "version": t.version,
+        "content_hash": t.content_hash, "approved_at": out.iso(t.approved_at),
+        "fields": [s.as_dict() for s in service.fields_of(t)],
+        "channel_ids": [c.id for c in channels],
+        "may_publish": t.status == service.APPROVED and perm.can_publish_template(user, channels, now),
+    }
+
+
+@api.get("/templates")
+def list_templates():
+    """The templates of the units the caller works for, with their fields and whether the caller may post."""
+    user, now = caller(), utcnow()
+    return jsonify(templates=[template_json(t, user, now) for t in service.visible_templates(db(), user)])
+
+
+def _publish_input(body: dict) -> tuple[dict, object]:
+    shape = inp.Shape()
+    shape.only(body, {"values", "scheduled_at"})
+    values = body.get("values", inp.MISSING)
+    if values is inp.MISSING:
+        shape.add("values", "Required: an object with a value for each of the template's fields.")
+    elif not isinstance(values, dict):
+        shape.add("values", "Must be an object {field: value}.")
+    when = shape.time(shape.string(body, "scheduled_at", "scheduled_at"), "scheduled_at")
+    shape.done()
+    return values, (None if when is inp.MISSING else when)
+
+
+@api.post("/templates/<int:template_id>/publish")
+def publish_template(template_id: int):
+    """Post an update from an approved template: no second approval; queued at once or for scheduled_at."""
+    user = caller()
+    t = get_or_404(db(), PostTemplate, template_id, "template")
+    ensure(db(), t in service.visible_templates(db(), user), user, "template.view",
+           "This template belongs to a unit you have no role or grant in.", object_type="template",
+           object_id=t.id, unit_id=t.unit_id)
+    body = inp.json_body()
+    acknowledged = take_acknowledgement(body)
+    values, when = _publish_input(body)
+    try:
+        result = service.publish_from_template(db(), user, t.id, values, when, acknowledge_warnings=acknowledged)
+    except ValidationFailed as exc:
+        raise ValidationFailed(exc.message, field_errors=out.api_fields(exc.field_errors)) from None
+    response = jsonify(out.post(result.post, user, utcnow()))
+    response.status_code = 201
+    response.headers["Location"] = url_for("api.get_post", post_id=result.post.id)
+    return response
+
+
+def openapi_parts() -> tuple[dict, dict]:
+    """(schemas, paths) for the template routes, built with the document's own helpers."""
+    from ..post_templates import FIELD_TYPES
+    from .openapi import BOOL, INT, STR, TIME, TIME_IN, _null, _obj, _op, _ref
+
+    schemas = {
+        "TemplateField": _obj({
+            "name": {**STR, "description": "As written in the text: {name}."}, "label": STR,
+            "type": {"type": "string", "enum": list(FIELD_TYPES)},
+            "limit": _null({**INT, "description": "text: the most characters."}),
+            "choices": {"type": "array", "items": STR, "description": "choice: the values allowed."},
+        }),
+        "Template": _obj({
+            "id": INT, "unit_id": INT, "name": STR, "body": {**STR, "description": "The text, fields in braces."},
+            "status": {"type": "string", "enum": ["draft", "approved", "suspended"]}, "version": INT,
+            "content_hash": STR, "approved_at": _null(TIME),
+            "fields": {"type": "array", "items": _ref("TemplateField")},
+            "channel_ids": {"type": "array", "items": INT},
+            "may_publish": {**BOOL, "description": "Whether the caller may post an update from it now."},
+        }),
+        "TemplateList": _obj({"templates": {"type": "array", "items": _ref("Template")}}),
+        "TemplatePublish": _obj({
+            "values": {"type": "object", "additionalProperties": STR,
+                       "description": "A value for each field: a choice as listed, a time as HH:MM, text within "
+                                      "its limit."},
+            "scheduled_at": _null({**TIME_IN, "description": TIME_IN["description"] + " Null or absent: at once."}),
+            "acknowledge_warnings": {**BOOL, "description": "Required (true) when the screening warns."},
+        }, required=["values"]),
+    }
+    template_id = {"name": "template_id", "in": "path", "required": True, "schema": INT}
+    publish = _op("publishTemplate", "Post an update from an approved template, without a second approval: its "
+                  "values are checked and screened; it is queued at once or for scheduled_at.",
+                  (201, "Post", "The update, approved and queued."), (400, 403, 404, 409), body="TemplatePublish")
+    publish["responses"]["201"]["headers"] = {
+        "Location": {"schema": STR, "description": "The new post's address in this API."}}
+    paths = {
+        "/templates": {"get": _op("listTemplates", "The templates of the units the caller works for.",
+                                  (200, "TemplateList", "The templates."), ())},
+        "/templates/{template_id}/publish": {"parameters": [template_id], "post": publish},
+    }
+    return schemas, paths
