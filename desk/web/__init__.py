@@ -75,6 +75,7 @@ def register_web(app: Flask) -> None:
     from .api import api
     from . import api_grants  # noqa: F401 (adds the grant routes to the api blueprint before it is registered)
     from . import api_templates  # noqa: F401 (the same, for the template routes)
+    from . import api_media  # noqa: F401 (the same, for photo and video uploads)
 
     for bp in (auth.bp, main.bp, posts.bp, approvals.bp, channels.bp, admin.bp, audit_views.bp, api):
         app.register_blueprint(bp)

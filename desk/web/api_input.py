@@ -13,11 +13,13 @@ from flask import request
 from ..errors import ValidationFailed
 from ..models import Post
 from ..services.audit_trail import AuditFilter
-from ..services.posts import PostInput, TargetInput
+from ..services.posts import PostInput, TargetInput, extra_of
 from ..timezones import parse_iso
 
 MISSING = object()
 MAX_PER_PAGE = 200
+TARGET_KEYS = ("channel_id", "text", "scheduled_at", "extra", "media_ids")
+EXTRA_KEYS = ("title", "description", "tags", "privacy")
 NOTHING_SAVED = "The request has problems, so nothing was changed: see `fields`, correct it and send it again."
 
 
@@ -90,6 +92,53 @@ class Shape:
             return MISSING
         return value
 
+    def extra(self, obj: dict, path: str):
+        """The per-platform fields {title, description, tags, privacy}: strings, tags an array of strings;
+        null clears one (in a PATCH, the keys left out keep their value)."""
+        value = obj.get("extra", MISSING)
+        if value is MISSING:
+            return value
+        if not isinstance(value, dict):
+            self.add(path, f"Must be an object {{{', '.join(EXTRA_KEYS)}}}, not {_kind(value)}.")
+            return MISSING
+        before = len(self.errors)
+        self.only(value, set(EXTRA_KEYS), path + ".")
+        extra = {}
+        for key in ("title", "description", "privacy"):
+            text = self.string(value, key, f"{path}.{key}")
+            if text is not MISSING:
+                extra[key] = text.strip() if isinstance(text, str) else None
+        tags = value.get("tags", MISSING)
+        if tags is None:
+            extra["tags"] = None
+        elif tags is not MISSING:
+            if not isinstance(tags, list):
+                self.add(f"{path}.tags", f"Must be an array of strings, not {_kind(tags)}.")
+            else:
+                for i, tag in enumerate(tags):
+                    if not isinstance(tag, str):
+                        self.add(f"{path}.tags[{i}]", f"Must be a string, not {_kind(tag)}.")
+                # As the web form keeps them: spaces tidied, empty ones dropped, each tag once, order kept.
+                extra["tags"] = list(dict.fromkeys(" ".join(t.split()) for t in tags
+                                                   if isinstance(t, str) and t.strip()))
+        return MISSING if len(self.errors) > before else extra
+
+    def ids(self, obj: dict, key: str, path: str):
+        """An array of distinct ids, its order kept."""
+        value = obj.get(key, MISSING)
+        if value is MISSING:
+            return value
+        if not isinstance(value, list):
+            self.add(path, f"Must be an array of media ids ([] for none), not {_kind(value)}.")
+            return MISSING
+        before = len(self.errors)
+        for i, item in enumerate(value):
+            if isinstance(item, bool) or not isinstance(item, int):
+                self.add(f"{path}[{i}]", f"Must be an integer (a media id from POST /api/v1/media), not {_kind(item)}.")
+            elif item in value[:i]:
+                self.add(f"{path}[{i}]", f"Media {item} is listed twice: give each file once.")
+        return MISSING if len(self.errors) > before else list(value)
+
     def time(self, value, path: str):
         if value is MISSING or value is None:
             return value
@@ -110,7 +159,7 @@ def _keep(value, default):
 
 def post_input(data: dict, existing: Post | None = None) -> PostInput:
     """POST takes body and targets; PATCH (with `existing`) keeps whatever it does not mention,
-    down to each target's text and time when its channel stays."""
+    down to each target's text, time, platform fields and files when its channel stays."""
     shape = Shape()
     shape.only(data, {"body", "link", "targets"})
     body = shape.string(data, "body", "body", required=existing is None, nullable=False)
@@ -120,7 +169,8 @@ def post_input(data: dict, existing: Post | None = None) -> PostInput:
     targets: list[TargetInput] | None = None
     if raw_targets is MISSING:
         if existing is None:
-            shape.add("targets", "Required: a list of {channel_id, text, scheduled_at}, one per channel.")
+            shape.add("targets", "Required: a list of {channel_id, text, scheduled_at, extra, media_ids}, "
+                      "one per channel.")
     elif not isinstance(raw_targets, list):
         shape.add("targets", f"Must be an array of targets, not {_kind(raw_targets)}.")
     else:
@@ -128,21 +178,26 @@ def post_input(data: dict, existing: Post | None = None) -> PostInput:
         for i, item in enumerate(raw_targets):
             path = f"targets[{i}]"
             if not isinstance(item, dict):
-                shape.add(path, f"Must be an object {{channel_id, text, scheduled_at}}, not {_kind(item)}.")
+                shape.add(path, f"Must be an object {{{', '.join(TARGET_KEYS)}}}, not {_kind(item)}.")
                 continue
-            shape.only(item, {"channel_id", "text", "scheduled_at"}, path + ".")
+            shape.only(item, set(TARGET_KEYS), path + ".")
             channel_id = shape.integer(item, "channel_id", path + ".channel_id")
             text = shape.string(item, "text", path + ".text")
             when = shape.string(item, "scheduled_at", path + ".scheduled_at")
             when = shape.time(when, path + ".scheduled_at")
+            extra = shape.extra(item, path + ".extra")
+            media_ids = shape.ids(item, "media_ids", path + ".media_ids")
             if channel_id is MISSING:
                 continue
             if channel_id in seen:
                 shape.add(path + ".channel_id", f"Channel {channel_id} is listed twice: give each channel once.")
             seen.add(channel_id)
             before = old.get(channel_id)
+            if extra is not MISSING and before is not None:
+                extra = {**extra_of(before), **extra}  # a merge: keys left out keep their value
             targets.append(TargetInput(channel_id, _keep(text, before.text if before else None),
-                                       _keep(when, before.scheduled_at if before else None)))
+                                       _keep(when, before.scheduled_at if before else None),
+                                       extra=_keep(extra, None), media_ids=_keep(media_ids, None)))
     shape.done()
     if existing is None:
         return PostInput(body=body, link=_keep(link, None), targets=targets)

@@ -11,11 +11,12 @@ from datetime import datetime, timezone
 
 from .. import permissions as perm
 from .. import workflow as wf
-from ..models import AuditEvent, Channel, Post, User
+from ..models import AuditEvent, Channel, Media, Post, User
 from ..services import posts as post_service
 from . import api_screening
 
-_TARGET_KEY = re.compile(r"^target-(\d+)-(text|scheduled_at)$")
+# 'target-12-text', '-scheduled_at', '-media', '-title', '-tags', ...: whatever the services and adapters key.
+_TARGET_KEY = re.compile(r"^target-(\d+)-([a-z_]+)$")
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -58,6 +59,8 @@ def channel(c: Channel, user: User) -> dict:
         "status_reason": c.status_reason, "approvals_required": c.approvals_required,
         "unit": {"id": c.unit.id, "code": c.unit.code, "name": c.unit.name},
         "live_from": iso(c.live_from), "live_until": iso(c.live_until),
+        # The account it is connected to, as the platform named it; its credentials never leave the desk.
+        "remote_account_id": c.remote_account_id, "remote_name": c.remote_name, "remote_handle": c.remote_handle,
         "may_draft": perm.can_draft_for(user, c) and c.status != "archived",
         "may_approve": perm.can_approve_for(user, c),
     }
@@ -71,7 +74,20 @@ def _target(t) -> dict:
         "attempts": t.attempts, "next_attempt_at": iso(t.next_attempt_at), "published_at": iso(t.published_at),
         "remote_id": t.remote_id, "remote_url": t.remote_url, "error_class": t.error_class,
         "error_message": t.error_message, "held_reason": t.held_reason,
+        "extra": post_service.extra_of(t),
+        "media": [media_ref(link.media) for link in sorted(t.media_links, key=lambda link: link.position)],
     }
+
+
+def media_ref(m: Media) -> dict:
+    """A file as a post's target carries it."""
+    return {"id": m.id, "sha256": m.sha256, "mime_type": m.mime_type, "size": m.size, "filename": m.filename}
+
+
+def media(m: Media) -> dict:
+    """A file of a unit's media library; sizes and measures are those of the copy that is published."""
+    return {**media_ref(m), "unit_id": m.unit_id, "width": m.width, "height": m.height, "duration": m.duration,
+            "uploaded_at": iso(m.uploaded_at)}
 
 
 def _approval(a, post: Post) -> dict:

@@ -46,7 +46,8 @@ TIME_IN = {"type": "string", "format": "date-time",
 FIELD_ERRORS = {"type": "object", "additionalProperties": {"type": "array", "items": STR},
                 "description": "Messages per field. In a request's shape: its path ('targets[1].scheduled_at'); "
                                "in a saved post's problems: 'body', 'link', 'targets', or "
-                               "'targets.<channel_id>.text' / 'targets.<channel_id>.scheduled_at'."}
+                               "'targets.<channel_id>.<field>' where field is text, scheduled_at, media, "
+                               "title, description, tags or privacy (the platform's own rules)."}
 ACTIONS = ["edit", "submit", "approve", "reject", "withdraw", "retract"]
 
 SCHEMAS = {
@@ -67,8 +68,12 @@ SCHEMAS = {
         "approvals_required": {"type": "integer", "minimum": 1},
         "unit": _obj({"id": INT, "code": STR, "name": STR}),
         "live_from": _null(TIME), "live_until": _null(TIME),
+        "remote_account_id": _null({**STR, "description": "The connected account's id on the platform."}),
+        "remote_name": _null({**STR, "description": "Its name there."}),
+        "remote_handle": _null({**STR, "description": "Its handle there (X's @name, ...)."}),
         "may_draft": BOOL, "may_approve": BOOL,
-    }),
+    }, description="A channel; its credentials never leave the desk. status needs_reconnect: an administrator "
+                   "must reconnect it (status_reason says why); its posts wait meanwhile."),
     "ChannelList": _obj({"channels": {"type": "array", "items": _ref("Channel")}}),
     "Target": _obj({
         "id": INT, "channel_id": INT, "channel_name": STR, "platform": STR,
@@ -80,7 +85,18 @@ SCHEMAS = {
         "remote_id": _null(STR), "remote_url": _null(STR),
         "error_class": _null({"type": "string", "enum": list(ERROR_CLASSES)}),
         "error_message": _null(STR), "held_reason": _null(STR),
+        "extra": {**_ref("TargetExtra"), "description": "This channel's platform fields (keys without a value "
+                  "are left out)."},
+        "media": {"type": "array", "items": _ref("TargetMedia"), "description": "Its files, in the order they go "
+                  "out."},
     }),
+    "TargetExtra": _obj({
+        "title": STR, "description": STR,
+        "tags": {"type": "array", "items": STR},
+        "privacy": {**STR, "description": "YouTube: public, unlisted or private; Flickr: public, friends, "
+                    "family or private."},
+    }, required=[], description="The per-platform fields (YouTube and Flickr use them; others ignore them)."),
+    "TargetMedia": _obj({"id": INT, "sha256": STR, "mime_type": STR, "size": INT, "filename": STR}),
     "Approval": _obj({
         "id": INT, "approver": _ref("Person"), "decision": {"type": "string", "enum": ["approve", "reject"]},
         "content_hash": STR, "comment": _null(STR), "decided_at": TIME, "withdrawn_at": _null(TIME),
@@ -116,6 +132,16 @@ SCHEMAS = {
         "text": _null({**STR, "description": "This channel's own text; null or absent: the post's body."}),
         "scheduled_at": _null({**TIME_IN, "description": TIME_IN["description"] + " Null or absent: as soon "
                                "as approved. In a PATCH, absent keeps the channel's current time."}),
+        "extra": _obj({
+            "title": _null(STR), "description": _null(STR),
+            "tags": _null({"type": "array", "items": STR, "description": "Each tag once; spaces are tidied."}),
+            "privacy": _null({**STR, "description": "YouTube: public, unlisted or private; Flickr: public, "
+                              "friends, family or private."}),
+        }, required=[], description="Platform fields. In a PATCH, keys left out keep their value and null "
+                                    "clears one; extra left out keeps them all."),
+        "media_ids": {"type": "array", "items": INT, "uniqueItems": True,
+                      "description": "Files from the unit's media library (POST /media), in the order they go "
+                                     "out; [] for none. In a PATCH, absent keeps the channel's files."},
     }, required=["channel_id"]),
     "PostCreate": _obj({
         "body": STR, "link": _null(STR),
@@ -149,7 +175,7 @@ _ERRORS = {
     400: "The request is malformed or breaks a rule; `fields` says where. Nothing was changed.",
     401: "No token, or not a valid one.",
     403: "The caller may not do this (the refusal is on the audit trail).",
-    404: "No such post.",
+    404: "No such post (or whatever else the address or request names by id).",
     409: "The post's state does not allow this, or it changed since the caller read it.",
 }
 RESPONSES = {str(code): {"description": words, "content": {"application/json": {"schema": _ref("Error")}}}
@@ -244,6 +270,13 @@ from .api_grants import openapi_parts as _grant_parts  # noqa: E402
 _grant_schemas, _grant_paths = _grant_parts()
 SCHEMAS.update(_grant_schemas)
 PATHS.update(_grant_paths)
+
+# Photos and videos describe their own routes the same way.
+from .api_media import openapi_parts as _media_parts  # noqa: E402
+
+_media_schemas, _media_paths = _media_parts()
+SCHEMAS.update(_media_schemas)
+PATHS.update(_media_paths)
 
 # Templates describe their own routes the same way.
 from .api_templates import openapi_parts as _template_parts  # noqa: E402
