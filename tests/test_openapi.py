@@ -3,6 +3,7 @@ serves under /api/v1 (and no other), and real answers fit the schemas it documen
 from __future__ import annotations
 
 import copy
+import io
 import re
 
 import pytest
@@ -12,6 +13,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from conftest import OPERATOR
+from media_samples import png
 from desk.platforms import PlatformContext, publisher_for
 from desk.services import accounts, publishing
 from desk.web.openapi import document
@@ -172,3 +174,32 @@ def test_a_published_and_retracted_post_fits_too(call, app, web_world):
     call("POST", "/posts/{post_id}/retract", "approver", json={"reason": "Wrong road."}, post_id=post["id"])
     trail = call("GET", "/audit", "auditor", query=f"?post_id={post['id']}&per_page=3")
     assert trail["total"] > 3 and trail["next_page"] == 2 and trail["events"][0]["action"] == "post.retracted"
+
+
+def test_media_and_per_channel_fields_fit_too(call, app, web_world, contract):
+    token = accounts.create_token(web_world.session, OPERATOR, web_world.author)
+    client = app.test_client()
+
+    def upload(data, name, status):
+        response = client.post("/api/v1/media", headers={"Authorization": f"Bearer {token}"},
+                               data={"file": (io.BytesIO(data), name), "unit_id": str(web_world.unit.id)},
+                               content_type="multipart/form-data")
+        assert response.status_code == status, response.get_data(as_text=True)
+        return contract.check_response("/media", "post", response)
+
+    photo = upload(png(), "map.png", 201)
+    assert upload(png(), "map.png", 200)["id"] == photo["id"]
+    assert upload(b"words", "map.jpg", 400)["fields"]["file"]
+    call("GET", "/media", "author", query=f"?unit_id={web_world.unit.id}")
+    call("GET", "/media", "outsider", query=f"?unit_id={web_world.unit.id}", status=403)
+    call("GET", "/media", "author", query="?unit_id=x", status=400)
+    post = call("POST", "/posts", "author", status=201, json={"body": "Road closed.", "targets": [
+        {"channel_id": web_world.channel.id, "media_ids": [photo["id"]],
+         "extra": {"title": "A40", "description": None, "tags": ["road closure"], "privacy": "public"}}]})
+    assert post["targets"][0]["media"][0]["id"] == photo["id"]
+    call("PATCH", "/posts/{post_id}", "author", post_id=post["id"], json={"targets": [
+        {"channel_id": web_world.channel.id, "extra": {"privacy": None}}]})
+    call("POST", "/posts", "author", status=400, json={"body": "x", "targets": [
+        {"channel_id": web_world.channel.id, "media_ids": [99999]}]})
+    channels = call("GET", "/channels", "author")["channels"]
+    assert all({"remote_account_id", "remote_name", "remote_handle"} <= set(c) for c in channels)
