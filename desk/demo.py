@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from .clock import utcnow
 from .errors import ValidationFailed
 from .models import User
-from .services import admin, grants, posts
+from .services import admin, grants, posts, templates
 from .services.posts import PostInput, TargetInput
 from .timezones import local_to_utc
 
@@ -88,6 +88,7 @@ def load(session: Session, operator, zone, now: datetime | None = None) -> dict[
                                            approvals_required=required, now=now)
                 for code, name, required in CHANNELS}
     granted = _access(session, operator, units, users, channels["CO11 event feed (training)"], now)
+    made = _road_closure_template(session, users, channels["CO11 event feed (training)"], now)
 
     press = users["press@desk.example"]
     session.refresh(press)
@@ -102,7 +103,8 @@ def load(session: Session, operator, zone, now: datetime | None = None) -> dict[
         link="https://www.example.org/roadworks",
         targets=[TargetInput(feed, scheduled_at=_tomorrow_at(10, zone, now))]), now=now).post
     posts.submit(session, press, review.id, now=now)
-    return {"units": len(units), "users": len(users), "channels": len(channels), "posts": 2, "grants": granted}
+    return {"units": len(units), "users": len(users), "channels": len(channels), "posts": 2, "grants": granted,
+            "templates": made}
 
 
 # Business cases of the demo's CO11 staff: CO11 gives access by grant only, DPA by role (as migrated units).
@@ -128,3 +130,22 @@ def _access(session: Session, operator, units, users, feed, now: datetime) -> in
     grants.request(session, users["press@desk.example"], feed.id, "author",
                    "I cover CO11's press office when its officer is on leave during the operation.", now=now)
     return len(CO11_GRANTS)
+
+
+def _road_closure_template(session: Session, users, feed, now: datetime) -> int:
+    """CO11's road-closure update: written by the head of news, approved by the duty inspector (four-eyes),
+    so that Jo Constable can post it during the operation without waiting for a second approval."""
+    fields = [
+        {"name": "road", "label": "Road", "type": "choice",
+         "choices": ["A40 Western Avenue", "Marylebone Road", "Euston Road", "Park Lane"]},
+        {"name": "direction", "label": "Direction", "type": "choice",
+         "choices": ["eastbound", "westbound", "in both directions"]},
+        {"name": "until", "label": "Until", "type": "time"},
+        {"name": "advice", "label": "Advice", "type": "text", "limit": 120},
+    ]
+    made = templates.create_template(session, users["head@desk.example"], feed.unit_id, templates.TemplateInput(
+        "Road closure update", "Operation Meadow: {road} is closed {direction} until about {until}. {advice} "
+        "We will post again when it reopens.", fields, [feed.id]), now=now)
+    templates.approve_template(session, users["co11.lead@desk.example"], made.id, expected_hash=made.content_hash,
+                               now=now)
+    return 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -129,6 +130,33 @@ def test_a_damaged_policy_holds_posts_back_rather_than_letting_them_pass(session
         posts.submit(session, world.author, post.id, now=now)
     with_opsec(session, world)  # an administrator can still repair it
     assert screening_policy.policy_of(session.get(Unit, world.unit.id)).opsec_terms == (OPSEC,)
+
+
+def test_the_worker_screens_again_with_the_policy_of_the_day(session, sessions, world, now):
+    from desk.config import Settings
+    from desk.models import Target, TrainingPublication
+    from desk.platforms import PlatformContext
+    from desk.worker import run_pass
+
+    settings = Settings(database_url="(the test engine)", secret_key="test", max_attempts=3,
+                        retry_base_seconds=30, worker_batch_size=10, lease_seconds=60)
+    one_pass = lambda at: run_pass(sessions, PlatformContext(settings, sessions), "w:1", settings, now=at)  # noqa: E731
+    post = draft(world, now, "Kestrel House opens to visitors on Saturday.").post
+    posts.submit(session, world.author, post.id, now=now)
+    posts.approve(session, world.approver, post.id, now=now)
+    with_opsec(session, world, ["Kestrel House"])  # it came under watch after the approval
+
+    due = in_hours(now, 25)
+    assert one_pass(due).outcomes == {}
+    session.expire_all()
+    target = session.get(Target, post.targets[0].id)
+    assert target.status == wf.T_HELD and "now blocks “Kestrel House”" in target.held_reason
+    assert one_pass(due + timedelta(minutes=1)).outcomes == {}  # held, and not released by the next pass
+    assert len(events(session, "target.held")) == 1 and not session.scalars(select(TrainingPublication)).all()
+
+    with_opsec(session, world, [])  # the term is taken off the list again: it goes out by itself
+    released = one_pass(due + timedelta(minutes=2))
+    assert released.released == 1 and list(released.outcomes.values()) == [wf.T_PUBLISHED]
 
 
 # ---- the unit's policy ----------------------------------------------------------------------------

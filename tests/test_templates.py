@@ -328,3 +328,21 @@ def test_the_api_lists_templates_and_publishes_from_one(api, app):  # noqa: F811
     assert_error(api.post(f"/templates/{template_id}/publish", "author", {"values": VALUES}), 409, "conflict")
     with app.extensions["desk.sessions"]() as s:
         assert s.scalar(select(func.count(Target.id))) == 1
+
+
+def test_the_demo_template_lets_co11_staff_post_an_update_at_once(session, now, one_pass):
+    from zoneinfo import ZoneInfo
+
+    from desk import demo
+    from desk.services import accounts
+
+    demo.load(session, OPERATOR, ZoneInfo("Europe/London"), now=now)
+    t = session.scalars(select(PostTemplate)).one()
+    assert t.status == service.APPROVED and t.name == "Road closure update"
+    constable = accounts.find_user(session, "co11@desk.example")
+    post = service.publish_from_template(session, constable, t.id, {
+        "road": "Park Lane", "direction": "westbound", "until": "18:00", "advice": "Use Edgware Road."}, now=now).post
+    assert post.targets[0].channel.approvals_required == 2 and post.status == wf.APPROVED  # no second key needed
+    assert list(one_pass(now + timedelta(seconds=1)).outcomes.values()) == [wf.T_PUBLISHED]
+    published = session.scalars(select(TrainingPublication)).one()
+    assert published.text.startswith("Operation Meadow: Park Lane is closed westbound until about 18:00.")

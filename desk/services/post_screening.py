@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Iterable, Iterator
 
 from .. import screening_gate as gate
+from .. import workflow as wf
 from ..clock import utcnow
 from ..errors import ValidationFailed
 from ..models import Post, Target
@@ -132,3 +133,28 @@ def acknowledged_json(items: list[Located]) -> str | None:
 
 def audit_details(items: list[Located]) -> dict:
     return {"acknowledged_findings": [i.as_dict() for i in items]} if items else {}
+
+
+# ---- the worker: the policy as it is when the post falls due ------------------------------------------
+
+HOLD_PREFIX = "Screening: "
+
+
+def publish_block_reason(target: Target, now: datetime) -> str | None:
+    """Why a due target may not go out under its unit's policy as it is now (a term added after the
+    approval, say); None when nothing blocks it. The reason is what the post's page shows."""
+    try:
+        blocking = [i.finding for i in screen_target(target, now) if i.finding.blocking]
+    except ValidationFailed as exc:
+        return HOLD_PREFIX + exc.message
+    if not blocking:
+        return None
+    words = ", ".join(dict.fromkeys(f"“{f.matched}” ({f.label.lower()})" for f in blocking))
+    return (f"{HOLD_PREFIX}the unit's policy now blocks {words}, so nothing was sent. It goes out by itself if "
+            "the policy changes back; otherwise its author edits it for approval again, or an approver withdraws it.")
+
+
+def still_blocked(target: Target, now: datetime) -> bool:
+    """A target held by the screening stays held while the screening still blocks it."""
+    return (target.status == wf.T_HELD and (target.held_reason or "").startswith(HOLD_PREFIX)
+            and publish_block_reason(target, now) is not None)

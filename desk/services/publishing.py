@@ -20,6 +20,7 @@ from ..platforms.base import AMBIGUOUS, AUTH, PERMANENT, RATE_LIMITED, TRANSIENT
 from .audit_trail import SystemActor, record
 from .common import lock
 from .pauses import active as active_pauses
+from . import post_screening
 from .posts import content_of
 
 LIVE_POST_STATES = (wf.APPROVED, wf.PARTLY_PUBLISHED)
@@ -73,6 +74,8 @@ def hold_and_release(session: Session, worker: str, now: datetime | None = None)
         c = t.channel
         if t.status == wf.T_HELD and pause_rules.awaits_confirmation(t.held_reason):
             continue  # its time passed during a pause: a person decides, never the worker
+        if post_screening.still_blocked(t, now):
+            continue  # the unit's screening policy blocks it now: released only when it no longer does
         pause = pause_rules.covering(paused, c.unit_id)
         reason = (pause_rules.held_reason(pause) if pause
                   else wf.channel_block_reason(c.status, c.live_from, c.live_until, now))
@@ -130,6 +133,10 @@ def claim_due(session: Session, worker: str, now: datetime | None = None, limit:
         if pause:  # the emergency stop: held, not sent; what is already sending goes on
             t.status, t.held_reason = wf.T_HELD, pause_rules.held_reason(pause)
             _audit_target(session, actor, "target.held", t, now, reason=t.held_reason, pause_id=pause.id)
+            continue
+        if blocked := post_screening.publish_block_reason(t, now):  # screened again with today's policy
+            t.status, t.held_reason = wf.T_HELD, blocked
+            _audit_target(session, actor, "target.held", t, now, reason=blocked)
             continue
         if wf.channel_block_reason(c.status, c.live_from, c.live_until, now):
             continue  # hold_and_release deals with it
