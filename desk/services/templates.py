@@ -119,12 +119,29 @@ def _refuse_writer(session, actor, unit_id, channels, action, object_id=None, no
            object_type="template", object_id=object_id, unit_id=unit_id)
 
 
+def _checked(session, actor, unit_id, data: TemplateInput, action, template_id, current: list[Channel], now):
+    """The channels and fields, with every problem of the form said at once; the writer's right checked
+    on the channels chosen (and, for an edit, on those the template had)."""
+    errors: dict[str, list[str]] = {}
+    try:
+        channels = _channels(session, unit_id, data.channel_ids)
+        _refuse_writer(session, actor, unit_id, channels + current, action, template_id, now)
+    except ValidationFailed as exc:
+        channels, errors = [], dict(exc.field_errors)
+    try:
+        specs = domain.check(data.name, data.body, data.fields)
+    except ValidationFailed as exc:
+        errors.update(exc.field_errors)
+    if errors:
+        raise ValidationFailed("The template was not saved: put right what is marked. What you typed is kept.",
+                               field_errors=errors)
+    return channels, specs
+
+
 def create_template(session: Session, actor, unit_id: int, data: TemplateInput,
                     now: datetime | None = None) -> PostTemplate:
     now = now or utcnow()
-    channels = _channels(session, unit_id, data.channel_ids)
-    _refuse_writer(session, actor, unit_id, channels, "template.create", now=now)
-    specs = domain.check(data.name, data.body, data.fields)
+    channels, specs = _checked(session, actor, unit_id, data, "template.create", None, [], now)
     name, body = data.name.strip(), data.body.strip()
     t = PostTemplate(unit_id=unit_id, name=name, body=body, fields=domain.fields_to_json(specs),
                      channel_ids=json.dumps([c.id for c in channels]), status=DRAFT, version=1,
@@ -144,9 +161,7 @@ def update_template(session: Session, actor, template_id: int, data: TemplateInp
     now = now or utcnow()
     t = get_or_404(session, PostTemplate, template_id, "template")
     t = lock(session, PostTemplate, t.id)
-    channels = _channels(session, t.unit_id, data.channel_ids)
-    _refuse_writer(session, actor, t.unit_id, channels + channels_of(session, t), "template.edit", t.id, now)
-    specs = domain.check(data.name, data.body, data.fields)
+    channels, specs = _checked(session, actor, t.unit_id, data, "template.edit", t.id, channels_of(session, t), now)
     name, body, ids = data.name.strip(), data.body.strip(), [c.id for c in channels]
     new_hash = domain.content_hash(name, body, specs, ids)
     if new_hash == t.content_hash and sorted(ids) == sorted(channel_ids_of(t)):
