@@ -113,7 +113,8 @@ def check():
     user = current_user._get_current_object()
     ids = [int(i) for i in request.form.getlist("channel") if i.isdigit()][:50]
     channels = db().scalars(select(Channel).where(Channel.id.in_(ids))).all() if ids else []
-    policies = {c.unit_id: c.unit for c in channels if perm.roles_in(user, c.unit_id) or user.is_admin}
+    policies = {c.unit_id: c.unit for c in channels
+                if perm.can_draft_for(user, c) or perm.roles_in(user, c.unit_id) or user.is_admin}
     try:
         chosen = [screening_policy.policy_of(unit) for unit in policies.values()] or [Policy()]
     except ValidationFailed as exc:

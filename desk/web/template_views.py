@@ -16,7 +16,6 @@ from ..errors import DeskError, NotFound, PermissionDenied, ValidationFailed, Wo
 from ..models import Channel, PostTemplate, Unit
 from ..services import templates as service
 from ..services.common import ensure, get_or_404
-from ..services.grants import load_access
 from ..timezones import parse_local
 from . import db, settings
 from .template_forms import (ApproveTemplateForm, SuspendForm, apply_errors, data_of, publish_form, rows_of,
@@ -36,7 +35,7 @@ def from_json(text: str | None) -> dict:
 
 
 def me():
-    return load_access(db(), current_user._get_current_object())
+    return current_user._get_current_object()  # its grants were loaded with it (load_user)
 
 
 def _visible(template_id: int) -> PostTemplate:
