@@ -215,6 +215,20 @@ def worker():
         raise click.ClickException(str(exc)) from None
 
 
+@desk_cli.command("reset-two-factor")
+@click.argument("email")
+@click.option("--reason", required=True, help="Why, for the audit trail (e.g. 'lost phone, identity checked').")
+def reset_two_factor(email, reason):
+    """Clear a person's two-factor set-up (a lost phone, the last administrator locked out)."""
+    from .services import two_factor
+
+    with session_scope() as s:
+        user = two_factor.reset(s, operator(), find_user(s, email).id, reason)
+        click.echo(f"Two-factor sign-in for {user.email} is reset: they set it up again at their next sign-in. "
+                   "A sign-in block on the account (if any) ends with its window, or when an administrator "
+                   "resets it again from the web.")
+
+
 # ---- the emergency stop -------------------------------------------------------------------------
 
 @desk_cli.command("pause")

@@ -137,6 +137,22 @@ def test_only_administrators_open_the_reset_page(client, web_world, app):
     assert client.get(f"/admin/users/{web_world.author.id}/two-factor").status_code == 403
 
 
+def test_an_operator_resets_two_factor_sign_in_from_the_command_line(app, web_world):
+    with app.extensions["desk.sessions"]() as s:
+        person = s.get(User, web_world.admin.id)
+        enrolment = svc.start_enrolment(s, person)
+        svc.confirm_enrolment(s, person, rules.code_for_step(enrolment.secret, rules.step_at(datetime.now(timezone.utc))))
+    runner = app.test_cli_runner()
+    missing = runner.invoke(args=["desk", "reset-two-factor", web_world.admin.email])
+    assert missing.exit_code != 0 and "--reason" in missing.output
+    done = runner.invoke(args=["desk", "reset-two-factor", web_world.admin.email, "--reason", "last admin lost phone"])
+    assert done.exit_code == 0, done.output
+    with app.extensions["desk.sessions"]() as s:
+        assert s.get(User, web_world.admin.id).totp_enabled_at is None
+        event = s.scalar(select(AuditEvent).where(AuditEvent.action == "two_factor.reset"))
+        assert event.actor.startswith("cli:") and "last admin lost phone" in event.details
+
+
 # ---- rate limits -----------------------------------------------------------------------------------
 
 def attempt(client, email, password):

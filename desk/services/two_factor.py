@@ -92,7 +92,11 @@ def start_enrolment(session: Session, actor: User, now: datetime | None = None) 
     if pending:  # the same secret while the page is reloaded: the app may already have scanned it
         return pending
     secret = rules.new_secret()
-    actor.totp_secret = crypto.encrypt_json({"totp_secret": secret})
+    try:
+        actor.totp_secret = crypto.encrypt_json({"totp_secret": secret})
+    except crypto.TokenKeyError:
+        raise WorkflowConflict("Two-factor sign-in cannot be set up yet: the desk keeps the key encrypted and "
+                               "has no DESK_TOKEN_KEY. Ask the desk's operator to set it; nothing was changed.") from None
     actor.totp_last_step = None
     audit_trail.record(session, actor, "two_factor.enrolment_started", "user", actor.id, now=now)
     session.commit()
