@@ -5,6 +5,7 @@ pages and the API."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 
 import pytest
@@ -274,6 +275,9 @@ def test_the_pages_write_approve_post_and_suspend(app, web_world):
     assert posted.status_code == 302
     post = load_post(app, int(posted.headers["Location"].rsplit("/", 1)[1]))
     assert post.status == wf.APPROVED and post.body == TEXT and post.template_id == template_id
+    shown = " ".join(re.sub(r"<[^>]+>", " ", text_of(author.get(posted.headers["Location"]))).split())
+    assert "Posted from the template “Road closure update” , version 1, without a second approval" in shown
+    assert "time = “09:05”" in shown
 
     suspended = post_form(approver, f"/templates/{template_id}/suspend", {"reason": "Road reopened."},
                           page_url=view_url)

@@ -24,6 +24,15 @@ from .template_forms import (ApproveTemplateForm, SuspendForm, apply_errors, dat
 bp = Blueprint("update_templates", __name__, url_prefix="/templates")
 
 
+@bp.app_template_global("template_origin_of")
+def template_origin_of(post) -> tuple | None:
+    """(template, values) for a post made from a template; None for any other post."""
+    if post is None or not post.template_id:
+        return None
+    t = db().get(PostTemplate, post.template_id)
+    return (t, from_json(post.template_values)) if t is not None else None
+
+
 @bp.app_template_filter("fromjson")
 def from_json(text: str | None) -> dict:
     """An audit event's details, for showing a reason or a version on the page."""
