@@ -58,7 +58,7 @@ def _photo_metadata(img) -> list[str]:
     sub = exif.get_ifd(EXIF_IFD)
     found.extend(label for tag, label in IDENTIFYING.items() if tag in sub)
     if len(exif) or sub:
-        found.append("EXIF")
+        found.append("other EXIF data")
     info = img.info
     applist = getattr(img, "applist", [])
     if info.get("xmp") or info.get("XML:com.adobe.xmp") or any(

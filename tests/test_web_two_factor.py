@@ -74,8 +74,19 @@ def test_an_author_is_not_forced_and_may_set_it_up(strict, client, web_world):
     login(client, web_world.author.email)
     assert client.get("/posts/").status_code == 200
     assert "It is optional for you" in client.get("/account/two-factor").get_data(as_text=True)
-    set_up(client)
+    secret, old_codes = set_up(client)
     assert "10 recovery codes left" in client.get("/account/two-factor").get_data(as_text=True)
+    renewed = post_form(client, "/account/two-factor/recovery-codes", {"renew-code": next_code(secret)},
+                        page_url="/account/two-factor")
+    new_codes = re.findall(r"<li><code>([a-z0-9]{5}-[a-z0-9]{5})</code></li>", renewed.get_data(as_text=True))
+    assert len(new_codes) == 10 and set(new_codes).isdisjoint(old_codes)
+    # Turning it off takes a fresh code: the one just used is refused.
+    refused = post_form(client, "/account/two-factor/off", {"off-code": next_code(secret)},
+                        page_url="/account/two-factor", follow_redirects=True)
+    assert "That code has been used already" in refused.get_data(as_text=True)
+    off = post_form(client, "/account/two-factor/off", {"off-code": new_codes[0]}, page_url="/account/two-factor",
+                    follow_redirects=True)
+    assert "Two-factor sign-in is off for your account." in off.get_data(as_text=True)
 
 
 def test_enrolled_people_give_a_code_at_each_sign_in_and_a_code_works_once(strict, client, web_world):

@@ -76,7 +76,8 @@ def library():
     user = me()
     units = _units(user)
     chosen = request.values.get("unit", type=int)
-    unit = next((u for u in units if u.id == chosen), units[0] if units else None)
+    own = [u for u in units if u.id in user.roles_by_unit]  # an administrator may look at every unit's
+    unit = next((u for u in units if u.id == chosen), (own or units or [None])[0])
     if request.method == "POST" and unit is not None:
         upload = request.files.get("file")
         if upload is None or not upload.filename:
@@ -98,4 +99,5 @@ def library():
     refusals = {m.id: [(c, why) for c in channels if (why := refused(c.platform, m))] for m in files}
     return render_template("media/library.html", units=units, unit=unit, files=files, channels=channels,
                            refusals=refusals, removed=_removed([m.id for m in files]),
-                           limit_mb=_megabytes(UPLOAD_LIMIT))
+                           may_upload=bool(unit and unit.id in user.roles_by_unit),
+                           limit_mb=_megabytes(media_service.MAX_UPLOAD_BYTES))

@@ -32,6 +32,10 @@ class CodeForm(FlaskForm):
     code = StringField("Code", validators=[DataRequired(message="Type the code.")])
 
 
+class AppCodeForm(FlaskForm):
+    code = StringField("Code from your app", validators=[DataRequired(message="Type the code your app shows.")])
+
+
 class ResetForm(FlaskForm):
     reason = TextAreaField("Why", validators=[DataRequired(message="Say why, for the audit trail."),
                                               Length(max=500)])
@@ -142,7 +146,8 @@ def settings():
     user = me()
     return _no_store(current_app.make_response(render_template(
         "two_factor/settings.html", enrolled=svc.is_enrolled(user), required=svc.is_required(db(), user),
-        left=svc.recovery_codes_left(db(), user) if svc.is_enrolled(user) else 0, form=CodeForm())))
+        left=svc.recovery_codes_left(db(), user) if svc.is_enrolled(user) else 0,
+        renew=AppCodeForm(prefix="renew"), off=AppCodeForm(prefix="off"))))
 
 
 @bp.route("/account/two-factor/start", methods=["POST"])
@@ -161,14 +166,14 @@ def enrol():
     if pending is None:
         return redirect(url_for("two_factor.settings"))
     return _no_store(current_app.make_response(render_template(
-        "two_factor/enrol.html", secret=pending.secret, qr=_qr_svg(pending.uri), form=CodeForm())))
+        "two_factor/enrol.html", secret=pending.secret, qr=_qr_svg(pending.uri), form=AppCodeForm())))
 
 
 @bp.route("/account/two-factor/confirm", methods=["POST"])
 @login_required
 def confirm():
     """Check the first code; show the recovery codes, this once."""
-    form = CodeForm()
+    form = AppCodeForm()
     pending = svc.pending_enrolment(me())
     if pending is None:
         return redirect(url_for("two_factor.settings"))
@@ -188,7 +193,7 @@ def confirm():
 @login_required
 def recovery_codes():
     """New recovery codes (the old ones stop working), after a fresh code from the app."""
-    form = CodeForm()
+    form = AppCodeForm(prefix="renew")
     if form.validate_on_submit():
         try:
             codes = svc.new_recovery_codes(db(), me(), form.code.data)
@@ -204,7 +209,7 @@ def recovery_codes():
 @login_required
 def turn_off():
     """Stop using two-factor sign-in (only where it is optional)."""
-    form = CodeForm()
+    form = AppCodeForm(prefix="off")
     if form.validate_on_submit() or not svc.is_enrolled(me()):
         try:
             svc.turn_off(db(), me(), form.code.data or "")
