@@ -229,6 +229,20 @@ def reset_two_factor(email, reason):
                    "resets it again from the web.")
 
 
+@desk_cli.command("clean-media")
+def clean_media():
+    """Give media stored before cleaning existed a published copy without location or camera data."""
+    from .services import media
+
+    with session_scope() as s:
+        count, problems = media.clean_stored(s, operator(), settings().media_dir)
+    click.echo(f"Cleaned {count} stored file(s): their published copies no longer carry location or camera data.")
+    for problem in problems:
+        click.echo(f"Not cleaned: {problem}", err=True)
+    if problems:
+        sys.exit(1)
+
+
 # ---- the emergency stop -------------------------------------------------------------------------
 
 @desk_cli.command("pause")

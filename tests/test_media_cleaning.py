@@ -219,3 +219,30 @@ def _png_of_size(at_least: int) -> bytes:
         if len(out.getvalue()) >= at_least:
             return out.getvalue()
         side *= 2
+
+
+def test_media_stored_before_cleaning_get_a_clean_published_copy(app, web_world, tmp_path):
+    import hashlib
+    import os
+
+    data = tagged_jpeg()
+    path = tmp_path / "old.jpg"
+    path.write_bytes(data)
+    with app.extensions["desk.sessions"]() as s:
+        old = Media(unit_id=web_world.unit.id, sha256=hashlib.sha256(data).hexdigest(), filename="old.jpg",
+                    mime_type="image/jpeg", size=len(data), width=64, height=32, original_path=str(path),
+                    published_path=str(path), uploaded_by_id=web_world.author.id,
+                    uploaded_at=__import__("desk.clock", fromlist=["utcnow"]).utcnow())
+        s.add(old)
+        s.commit()
+        media_id = old.id
+    result = app.test_cli_runner().invoke(args=["desk", "clean-media"])
+    assert result.exit_code == 0 and "Cleaned 1 stored file(s)" in result.output
+    with app.extensions["desk.sessions"]() as s:
+        row = s.get(Media, media_id)
+        assert row.original_path == str(path) and row.published_path != row.original_path
+        assert os.path.isfile(row.published_path) and media_clean.photo_metadata(open(row.published_path, "rb").read()) == []
+        assert path.read_bytes() == data
+        assert s.scalar(select(AuditEvent.details).where(AuditEvent.action == "media.cleaned")).count("GPS location") == 1
+    again = app.test_cli_runner().invoke(args=["desk", "clean-media"])
+    assert "Cleaned 0 stored file(s)" in again.output

@@ -90,3 +90,34 @@ def unit_library(session: Session, actor, unit_id: int) -> list[Media]:
     if not (actor.is_admin or actor.roles_by_unit.get(unit_id)):
         return []
     return list(session.scalars(select(Media).where(Media.unit_id == unit_id).order_by(Media.uploaded_at.desc())))
+
+
+def clean_stored(session: Session, actor, media_dir: str, now: datetime | None = None) -> tuple[int, list[str]]:
+    """Give files stored before cleaning existed a cleaned published copy (the original stays as it was).
+
+    Returns how many were cleaned, and the files that could not be (by name, with the reason); those keep
+    their state and should be replaced by hand. The approved content hash names the original, so approvals
+    stand.
+    """
+    now = now or utcnow()
+    cleaned_count, problems = 0, []
+    rows = session.scalars(select(Media).where(Media.published_path == Media.original_path).order_by(Media.id))
+    for media in list(rows):
+        try:
+            with open(media.original_path, "rb") as fh:
+                data = fh.read()
+            cleaned = media_clean.clean(data, media.mime_type, media.width, media.height)
+        except (OSError, media_clean.CannotClean) as exc:
+            problems.append(f"{media.filename} (media {media.id}): {exc}")
+            continue
+        if not cleaned.removed:
+            continue
+        digest = hashlib.sha256(cleaned.data).hexdigest()
+        media.published_path = _store(media_dir, digest, media_types.EXTENSIONS[media.mime_type], cleaned.data,
+                                      "published")
+        media.size, media.width, media.height = len(cleaned.data), cleaned.width, cleaned.height
+        audit_trail.record(session, actor, "media.cleaned", "media", media.id, unit_id=media.unit_id, now=now,
+                           details={"published_sha256": digest, "metadata_removed": list(cleaned.removed)})
+        session.commit()  # one file at a time: a long backfill keeps what it has done
+        cleaned_count += 1
+    return cleaned_count, problems
