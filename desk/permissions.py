@@ -50,6 +50,17 @@ def has_access(user: Actor, channel, role: str, now: datetime | None = None) -> 
     return grants.holds(access_grants(user), channel.id, role, now or utcnow())
 
 
+def media_unit_ids(user: Actor, now: datetime | None = None) -> set[int]:
+    """The units whose media library a person may use: their units, and those of channels they hold a
+    live grant for (a grant-holder posting to a unit's feed needs its photos)."""
+    now = now or utcnow()
+    return set(user.roles_by_unit) | {g.channel.unit_id for g in access_grants(user) if grants.is_live(g, now)}
+
+
+def can_use_media_of(user: Actor, unit_id: int, now: datetime | None = None) -> bool:
+    return bool(user.is_admin) or unit_id in media_unit_ids(user, now)
+
+
 def can_draft_for(user: Actor, channel, now: datetime | None = None) -> bool:
     return has_access(user, channel, "author", now)
 

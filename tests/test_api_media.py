@@ -108,7 +108,7 @@ def test_another_units_library_is_refused_and_audited(api, app):
     theirs = uploaded(api, png(9, 9), "co11.png", who="outsider", unit=w.other_unit)
     body = assert_error(api.post("/posts", "author", {"body": "Road closed.", "targets": [
         {"channel_id": w.channel.id, "media_ids": [theirs["id"]]}]}), 403, "forbidden")
-    assert "unit you are not a member of" in body["message"]
+    assert "unit whose library you may not use" in body["message"]
     assert refusals(app, "post.save") == [w.author.email]
     post = api.new_post()
     assert_error(api.patch(f"/posts/{post['id']}", "author", {"targets": [

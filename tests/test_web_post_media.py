@@ -241,7 +241,7 @@ def test_another_units_media_is_refused_and_never_shown(app, web_world):
     forged = write(author, [web_world.channel], listed=[theirs.id],
                    **{f"target-{web_world.channel.id}-media": [theirs.id]})
     assert forged.status_code == 403
-    assert "belongs to a unit you are not a member of" in text_of(forged)
+    assert "belongs to a unit whose library you may not use" in text_of(forged)
     picked = write(author, [web_world.channel], library=[theirs.id])
     assert picked.status_code == 403
     with sessions_of(app)() as s:

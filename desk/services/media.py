@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import media_clean, media_types
+from .. import permissions as perm
 from ..clock import utcnow
 from ..errors import ValidationFailed
 from ..models import Media, Unit
@@ -44,7 +45,7 @@ def store_upload(session: Session, actor, unit_id: int, filename: str, data: byt
     """Check what the file really is, keep it once per content, and put it in the unit's library."""
     now = now or utcnow()
     unit = get_or_404(session, Unit, unit_id, "unit")
-    ensure(session, bool(actor.roles_by_unit.get(unit.id)), actor, "media.upload",
+    ensure(session, perm.can_use_media_of(actor, unit.id, now), actor, "media.upload",
            f"Only members of {unit.code} may add to its media library.", object_type="unit", object_id=unit.id,
            unit_id=unit.id)
     name = os.path.basename(filename or "upload")[:255]
@@ -87,7 +88,7 @@ def store_upload(session: Session, actor, unit_id: int, filename: str, data: byt
 
 
 def unit_library(session: Session, actor, unit_id: int) -> list[Media]:
-    if not (actor.is_admin or actor.roles_by_unit.get(unit_id)):
+    if not perm.can_use_media_of(actor, unit_id):
         return []
     return list(session.scalars(select(Media).where(Media.unit_id == unit_id).order_by(Media.uploaded_at.desc())))
 

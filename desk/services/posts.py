@@ -73,7 +73,10 @@ def _snapshot(post: Post) -> dict:
     return {
         "body": post.body, "link": post.link, "content_hash": post.content_hash,
         "targets": [{"channel_id": t.channel_id, "text": t.text,
-                     "scheduled_at": t.scheduled_at.isoformat() if t.scheduled_at else None}
+                     "scheduled_at": t.scheduled_at.isoformat() if t.scheduled_at else None,
+                     "extra": extra_of(t),
+                     "media": [{"id": m.media_id, "sha256": m.media.sha256, "filename": m.media.filename}
+                               for m in t.media_links]}
                     for t in post.targets],
     }
 
@@ -166,9 +169,10 @@ def save_draft(session: Session, actor, data: PostInput, post_id: int | None = N
            f"You may not draft for {', '.join(forbidden)}: ask for access to it under Access, with a business "
            "case for your line manager.",
            object_type="post", object_id=post_id, post_id=post_id)
-    foreign = sorted(u for u in _media_units(session, data) if u not in actor.roles_by_unit)
+    foreign = sorted(u for u in _media_units(session, data) if u not in perm.media_unit_ids(actor, now))
     ensure(session, not foreign, actor, "post.save",
-           "A media file you attached belongs to a unit you are not a member of: use your own unit's media.",
+           "A media file you attached belongs to a unit whose library you may not use: use your own unit's "
+           "media.",
            object_type="post", object_id=post_id, post_id=post_id)
     archived = [c.name for c in channels.values() if c.status == "archived"]
     if archived:

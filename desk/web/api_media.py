@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from flask import jsonify, request
 
+from .. import permissions as perm
 from ..clock import utcnow
 from ..errors import ValidationFailed
 from ..models import Unit
@@ -88,7 +89,7 @@ def list_media():
     user = caller()
     unit = get_or_404(db(), Unit, unit_id, "unit")
     # The same rule as the service's listing, which would otherwise answer an empty list for a stranger.
-    ensure(db(), bool(user.is_admin or user.roles_by_unit.get(unit.id)), user, "media.list",
+    ensure(db(), perm.can_use_media_of(user, unit.id), user, "media.list",
            f"Only members of {unit.code} may see its media library.", object_type="unit", object_id=unit.id,
            unit_id=unit.id)
     return jsonify(unit_id=unit.id, media=[out.media(m) for m in media_service.unit_library(db(), user, unit.id)])

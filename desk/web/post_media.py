@@ -68,7 +68,7 @@ def _visible(session, actor, ids) -> dict[int, Media]:
     """The files among `ids` of units this person belongs to (others are never shown, only refused)."""
     if not ids:
         return {}
-    units = set(actor.roles_by_unit)
+    units = perm.media_unit_ids(actor)
     return {m.id: m for m in session.scalars(select(Media).where(Media.id.in_(list(ids))))
             if m.unit_id in units}
 
@@ -179,7 +179,7 @@ def library(session, actor, channels, exclude) -> list[tuple]:
 def may_see(session, actor, media: Media) -> bool:
     """Members of the file's unit, and whoever may see a post that carries it (an approver of another
     unit's channel must see what they approve)."""
-    if media.unit_id in actor.roles_by_unit:
+    if perm.can_use_media_of(actor, media.unit_id):
         return True
     posts = session.scalars(select(Post).join(Target, Target.post_id == Post.id)
                             .join(TargetMedia, TargetMedia.target_id == Target.id)
