@@ -220,6 +220,7 @@ MUST_PASS = [
     (OFFENSIVE, "Phone snatches are up: keep your phone out of sight."),
     (OFFENSIVE, "Moby Dick was the book club's choice."),
     (OFFENSIVE, "Don't drop a cigarette butt: it's a £150 fine."),
+    (OFFENSIVE, "Thank you all for the cards and the kind words xx"),
     (LINK_DOMAIN, "Report it at https://www.met.police.uk/ro/report/."),
     (LINK_DOMAIN, "See www.gov.uk/report-crime"),
     (LINK_DOMAIN, "https://crimestoppers-uk.org/give-information"),
