@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ..config import ConfigError
-from .platform_settings import _float
+from .platform_settings import AppCredentials, _float
 
 API_VERSION = "v26.0"  # the newest Graph API version when this was written (introduced 29 July 2026)
 # What a Page channel needs: list the administrator's Pages, publish as them, read their posts and counts,
@@ -31,7 +31,7 @@ _VERSION = re.compile(r"v\d+\.\d+")
 
 
 @dataclass(frozen=True)
-class FacebookSettings:
+class FacebookSettings(AppCredentials):
     graph_base: str = "https://graph.facebook.com"
     video_base: str = "https://graph-video.facebook.com"
     dialog_url: str = f"https://www.facebook.com/{API_VERSION}/dialog/oauth"
@@ -43,22 +43,12 @@ class FacebookSettings:
     find_window_hours: float = 72.0   # how far back reconciliation looks for a post
     post_views_metric: str = "post_media_view"  # Meta replaced post_impressions with it in November 2025
 
-    @property
-    def missing(self) -> list[str]:
-        return [name for name, value in (("DESK_FACEBOOK_APP_ID", self.app_id),
-                                          ("DESK_FACEBOOK_APP_SECRET", self.app_secret)) if not value]
+    label = "Facebook"
+    where_to_get = ("the App ID and App Secret of a Meta app of type Business with Facebook Login, from "
+                    "developers.facebook.com > your app > App settings > Basic")
 
-    @property
-    def configured(self) -> bool:
-        return not self.missing
-
-    @property
-    def not_configured_message(self) -> str:
-        if self.configured:
-            return ""
-        return ("Facebook is not configured: set " + " and ".join(self.missing) + " (the App ID and App Secret "
-                "of a Meta app of type Business with Facebook Login, from developers.facebook.com > your app > "
-                "App settings > Basic), then restart the desk.")
+    def required(self) -> tuple[tuple[str, str], ...]:
+        return (("DESK_FACEBOOK_APP_ID", self.app_id), ("DESK_FACEBOOK_APP_SECRET", self.app_secret))
 
     def graph(self, path: str) -> str:
         return f"{self.graph_base}/{self.api_version}{path}"

@@ -14,7 +14,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from .platform_settings import _float, _int
+from .platform_settings import AppCredentials, _float, _int
 
 # Flickr's OAuth 1.0a permission levels: read < write < delete. Retracting a post deletes the photo,
 # and a token granted only "write" cannot do that, so the desk always asks for "delete".
@@ -22,7 +22,7 @@ PERMS = "delete"
 
 
 @dataclass(frozen=True)
-class FlickrSettings:
+class FlickrSettings(AppCredentials):
     oauth_base: str = "https://www.flickr.com/services/oauth"   # /request_token, /authorize, /access_token
     upload_url: str = "https://up.flickr.com/services/upload/"
     rest_url: str = "https://api.flickr.com/services/rest/"
@@ -33,23 +33,12 @@ class FlickrSettings:
     find_window_days: float = 30.0             # how far back reconciliation looks for a lost upload
     find_max_pages: int = 5                    # of 100 photos each
 
-    @property
-    def missing(self) -> list[str]:
-        """The variables still to set (empty when Flickr is ready to connect)."""
-        return [name for name, value in (("DESK_FLICKR_API_KEY", self.api_key),
-                                          ("DESK_FLICKR_API_SECRET", self.api_secret)) if not value]
+    label = "Flickr"
+    where_to_get = ("the key and secret of an app registered in Flickr's App Garden, "
+                    "https://www.flickr.com/services/apps/create/, with this desk's address as its callback")
 
-    @property
-    def configured(self) -> bool:
-        return not self.missing
-
-    @property
-    def not_configured_message(self) -> str:
-        if self.configured:
-            return ""
-        return ("Flickr is not configured: set " + " and ".join(self.missing) + " (the key and secret of an "
-                "app registered in Flickr's App Garden, https://www.flickr.com/services/apps/create/, with this "
-                "desk's address as its callback), then restart the desk.")
+    def required(self) -> tuple[tuple[str, str], ...]:
+        return (("DESK_FLICKR_API_KEY", self.api_key), ("DESK_FLICKR_API_SECRET", self.api_secret))
 
     def oauth_url(self, step: str) -> str:
         return f"{self.oauth_base}/{step}"

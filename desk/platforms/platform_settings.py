@@ -47,8 +47,35 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> i
     return value
 
 
+class AppCredentials:
+    """What every platform's settings say about its application credentials: which variables are still
+    to set, and the one message that tells an administrator where to get them."""
+
+    label = ""
+    where_to_get = ""  # in words: what to register, and where
+
+    def required(self) -> tuple[tuple[str, str], ...]:
+        """(variable, value) pairs the platform cannot connect without."""
+        raise NotImplementedError
+
+    @property
+    def missing(self) -> list[str]:
+        return [name for name, value in self.required() if not value]
+
+    @property
+    def configured(self) -> bool:
+        return not self.missing
+
+    @property
+    def not_configured_message(self) -> str:
+        if self.configured:
+            return ""
+        return (f"{self.label} is not configured: set " + " and ".join(self.missing) + f" ({self.where_to_get}), "
+                "then restart the desk.")
+
+
 @dataclass(frozen=True)
-class XSettings:
+class XSettings(AppCredentials):
     api_base: str = "https://api.x.com"
     authorize_url: str = "https://x.com/i/oauth2/authorize"
     web_base: str = "https://x.com"
@@ -62,17 +89,13 @@ class XSettings:
     media_poll_max_wait: float = 30.0  # seconds between two status checks, at most
     media_processing_timeout: float = 600.0
 
-    @property
-    def missing(self) -> list[str]:
-        """The variables still to set for the configured way of connecting (empty when ready)."""
-        if self.auth_mode == "oauth2":
-            return [] if self.client_id else ["DESK_X_CLIENT_ID"]
-        return [name for name, value in (("DESK_X_CONSUMER_KEY", self.consumer_key),
-                                          ("DESK_X_CONSUMER_SECRET", self.consumer_secret)) if not value]
+    label = "X"
+    where_to_get = "the app's API key and secret from the X developer portal, OAuth 1.0a with read and write permission"
 
-    @property
-    def configured(self) -> bool:
-        return not self.missing
+    def required(self) -> tuple[tuple[str, str], ...]:
+        if self.auth_mode == "oauth2":
+            return (("DESK_X_CLIENT_ID", self.client_id),)
+        return (("DESK_X_CONSUMER_KEY", self.consumer_key), ("DESK_X_CONSUMER_SECRET", self.consumer_secret))
 
     @property
     def not_configured_message(self) -> str:
@@ -81,9 +104,8 @@ class XSettings:
         if self.auth_mode == "oauth2":
             return ("X is not configured for OAuth 2.0: set DESK_X_CLIENT_ID (and DESK_X_CLIENT_SECRET for a "
                     "confidential client) from the X developer portal, then restart the desk.")
-        return ("X is not configured: set " + " and ".join(self.missing) + " (the app's API key and secret "
-                "from the X developer portal, OAuth 1.0a with read and write permission), then restart the "
-                "desk. Or set DESK_X_AUTH=oauth2 with DESK_X_CLIENT_ID to connect with OAuth 2.0.")
+        return (super().not_configured_message + " Or set DESK_X_AUTH=oauth2 with DESK_X_CLIENT_ID to "
+                "connect with OAuth 2.0.")
 
 
 def x_settings(env: Mapping[str, str]) -> XSettings:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ..config import ConfigError
-from .platform_settings import _float, _int
+from .platform_settings import AppCredentials, _float, _int
 
 # `youtube` (manage the account) covers upload, list and delete; `youtube.upload` alone cannot delete.
 YOUTUBE_SCOPE = "https://www.googleapis.com/auth/youtube"
@@ -21,7 +21,7 @@ UPLOAD_GRANULE = 256 * 1024  # every chunk but the last is a multiple of this
 
 
 @dataclass(frozen=True)
-class YouTubeSettings:
+class YouTubeSettings(AppCredentials):
     auth_url: str = "https://accounts.google.com/o/oauth2/v2/auth"
     token_url: str = "https://oauth2.googleapis.com/token"
     api_base: str = "https://www.googleapis.com"  # serves /youtube/v3 and /upload/youtube/v3
@@ -35,22 +35,12 @@ class YouTubeSettings:
     retry_wait: float = 2.0  # seconds before resuming, doubled each time
     find_window_hours: float = 48.0  # how far back reconciliation looks for an upload
 
-    @property
-    def missing(self) -> list[str]:
-        return [name for name, value in (("DESK_GOOGLE_CLIENT_ID", self.client_id),
-                                          ("DESK_GOOGLE_CLIENT_SECRET", self.client_secret)) if not value]
+    label = "YouTube"
+    where_to_get = ("an OAuth client of type \u201cWeb application\u201d in the Google Cloud console, in a project with "
+                    "the YouTube Data API v3 switched on, with the desk's callback address registered")
 
-    @property
-    def configured(self) -> bool:
-        return not self.missing
-
-    @property
-    def not_configured_message(self) -> str:
-        if self.configured:
-            return ""
-        return ("YouTube is not configured: set " + " and ".join(self.missing) + " (an OAuth client of type "
-                "\u201cWeb application\u201d in the Google Cloud console, in a project with the YouTube Data API "
-                "v3 switched on, with the desk's callback address registered), then restart the desk.")
+    def required(self) -> tuple[tuple[str, str], ...]:
+        return (("DESK_GOOGLE_CLIENT_ID", self.client_id), ("DESK_GOOGLE_CLIENT_SECRET", self.client_secret))
 
 
 def youtube_settings(env: Mapping[str, str]) -> YouTubeSettings:
