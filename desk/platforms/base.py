@@ -135,6 +135,34 @@ class Publisher:
     def find_published(self, request: PublishRequest) -> RemoteRef | None:
         raise NotImplementedError
 
+    def credentials(self):
+        """The channel's tokens, decrypted; a channel without readable ones must be (re)connected."""
+        from .. import crypto
+
+        if self.channel is None or not self.channel.credentials:
+            raise PlatformError(AUTH, f"This {self.label} channel is not connected yet: an administrator must "
+                                "connect it.", code="not-connected")
+        try:
+            return crypto.decrypt_json(self.channel.credentials)
+        except crypto.CredentialsUnreadable as exc:
+            raise PlatformError(AUTH, str(exc), code="credentials-unreadable") from None
+
+    def store_credentials(self, credentials: dict) -> None:
+        """Keep refreshed tokens at once, encrypted: the platform may not honour the old ones again."""
+        if self.channel is None:
+            return  # still connecting: the caller stores what complete_authorization returns
+        from sqlalchemy import update
+
+        from .. import crypto
+        from ..models import Channel
+
+        encrypted = crypto.encrypt_json(credentials)
+        self.channel.credentials = encrypted
+        if self.context.session_factory is not None and getattr(self.channel, "id", None) is not None:
+            with self.context.session_factory() as session:
+                session.execute(update(Channel).where(Channel.id == self.channel.id).values(credentials=encrypted))
+                session.commit()
+
     # OAuth steps; a platform without a consent flow (training) keeps these defaults. For connecting,
     # the adapter is built with channel=None: there is no channel until the consent comes back.
     def authorization_url(self, callback_url: str, state: str) -> AuthorizationStart:

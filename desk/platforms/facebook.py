@@ -92,13 +92,7 @@ class FacebookPublisher(Publisher):
     # ---- credentials ---------------------------------------------------------------------------------
 
     def credentials(self) -> crypto.SecretDict:
-        if self.channel is None or not self.channel.credentials:
-            raise PlatformError(AUTH, "This Facebook Page is not connected yet: an administrator must connect it.",
-                                code="not-connected")
-        try:
-            credentials = crypto.decrypt_json(self.channel.credentials)
-        except crypto.CredentialsUnreadable as exc:
-            raise PlatformError(AUTH, str(exc), code="credentials-unreadable") from None
+        credentials = super().credentials()
         if not credentials.get("page_access_token") or not credentials.get("page_id"):
             raise PlatformError(AUTH, "This Facebook channel has no Page token: an administrator must reconnect it.",
                                 code="not-connected")

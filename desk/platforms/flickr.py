@@ -18,7 +18,7 @@ from requests_oauthlib import OAuth1Session
 from requests_oauthlib.oauth1_session import TokenMissing, TokenRequestDenied
 
 from .. import crypto
-from .base import (AMBIGUOUS, AUTH, PERMANENT, AuthorizationStart, Content, PlatformContext, PlatformError,
+from .base import (AMBIGUOUS, PERMANENT, AuthorizationStart, Content, PlatformContext, PlatformError,
                    Problem, Publisher, PublishRequest, RemoteAccount, RemoteRef, register)
 from .flickr_errors import LABEL, NOT_FOUND, flickr_error, http_failure, oauth_problem, unreadable
 from .flickr_settings import PERMS, flickr_settings_for
@@ -141,15 +141,6 @@ class FlickrPublisher(Publisher):
         return problems
 
     # ---- credentials ---------------------------------------------------------------------------------
-
-    def credentials(self) -> crypto.SecretDict:
-        if self.channel is None or not self.channel.credentials:
-            raise PlatformError(AUTH, "This Flickr channel is not connected yet: an administrator must connect "
-                                "it.", code="not-connected")
-        try:
-            return crypto.decrypt_json(self.channel.credentials)
-        except crypto.CredentialsUnreadable as exc:
-            raise PlatformError(AUTH, str(exc), code="credentials-unreadable") from None
 
     def refresh(self) -> dict | None:
         return None  # Flickr's OAuth 1.0a tokens do not expire; a revoked one needs a reconnect

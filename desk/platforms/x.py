@@ -15,7 +15,6 @@ from oauthlib.oauth2 import OAuth2Error, WebApplicationClient
 from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth1Session, OAuth2Session
 from requests_oauthlib.oauth1_session import TokenMissing, TokenRequestDenied
-from sqlalchemy import update
 
 from .. import crypto
 from .base import (AMBIGUOUS, AUTH, PERMANENT, TRANSIENT, AuthorizationStart, Content, PlatformContext,
@@ -149,15 +148,6 @@ class XPublisher(Publisher):
 
     # ---- credentials and sessions --------------------------------------------------------------------
 
-    def credentials(self) -> crypto.SecretDict:
-        if self.channel is None or not self.channel.credentials:
-            raise PlatformError(AUTH, "This X channel is not connected yet: an administrator must connect it.",
-                                code="not-connected")
-        try:
-            return crypto.decrypt_json(self.channel.credentials)
-        except crypto.CredentialsUnreadable as exc:
-            raise PlatformError(AUTH, str(exc), code="credentials-unreadable") from None
-
     def open_session(self, credentials: dict):
         s = self.settings
         if credentials.get("mode") == "oauth2":
@@ -193,20 +183,8 @@ class XPublisher(Publisher):
         fresh = crypto.SecretDict(credentials)
         fresh.update(access_token=token["access_token"], expires_at=token.get("expires_at", self.clock() + 7200),
                      refresh_token=token.get("refresh_token") or credentials["refresh_token"])
-        self._store(fresh)
+        self.store_credentials(fresh)
         return fresh
-
-    def _store(self, credentials: dict) -> None:
-        if self.channel is None:
-            return  # still connecting: the caller stores what complete_authorization returns
-        encrypted = crypto.encrypt_json(credentials)
-        self.channel.credentials = encrypted
-        if self.context.session_factory is not None and getattr(self.channel, "id", None) is not None:
-            from ..models import Channel
-
-            with self.context.session_factory() as session:
-                session.execute(update(Channel).where(Channel.id == self.channel.id).values(credentials=encrypted))
-                session.commit()
 
     def refresh(self) -> dict | None:
         credentials = self.credentials()

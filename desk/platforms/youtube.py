@@ -14,7 +14,6 @@ from datetime import datetime, timezone
 
 from oauthlib.oauth2 import OAuth2Error, WebApplicationClient
 from requests_oauthlib import OAuth2Session
-from sqlalchemy import update
 
 from .. import crypto
 from .base import (AMBIGUOUS, AUTH, PERMANENT, AuthorizationStart, Content, PlatformContext, PlatformError,
@@ -101,15 +100,6 @@ class YouTubePublisher(Publisher):
 
     # ---- credentials and sessions --------------------------------------------------------------------
 
-    def credentials(self) -> crypto.SecretDict:
-        if self.channel is None or not self.channel.credentials:
-            raise PlatformError(AUTH, "This YouTube channel is not connected yet: an administrator must connect it.",
-                                code="not-connected")
-        try:
-            return crypto.decrypt_json(self.channel.credentials)
-        except crypto.CredentialsUnreadable as exc:
-            raise PlatformError(AUTH, str(exc), code="credentials-unreadable") from None
-
     def open_session(self, credentials: dict) -> OAuth2Session:
         return OAuth2Session(self.settings.client_id,
                              token={"access_token": credentials["access_token"], "token_type": "Bearer"})
@@ -134,20 +124,8 @@ class YouTubePublisher(Publisher):
         fresh.update(access_token=token["access_token"], expires_at=self.clock() + float(token.get("expires_in")
                                                                                           or 3600),
                      refresh_token=token.get("refresh_token") or credentials["refresh_token"])
-        self._store(fresh)
+        self.store_credentials(fresh)
         return fresh
-
-    def _store(self, credentials: dict) -> None:
-        if self.channel is None:
-            return  # still connecting: the caller stores what complete_authorization returns
-        encrypted = crypto.encrypt_json(credentials)
-        self.channel.credentials = encrypted
-        if self.context.session_factory is not None and getattr(self.channel, "id", None) is not None:
-            from ..models import Channel
-
-            with self.context.session_factory() as session:
-                session.execute(update(Channel).where(Channel.id == self.channel.id).values(credentials=encrypted))
-                session.commit()
 
     def refresh(self) -> dict | None:
         return self.refresh_credentials(self.credentials())

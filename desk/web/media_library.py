@@ -10,7 +10,7 @@ from sqlalchemy import select
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..errors import DeskError, ValidationFailed
-from ..models import AuditEvent, Channel, Media, Unit, User
+from ..models import AuditEvent, Channel, Unit, User
 from ..services import media as media_service
 from . import db, settings
 from .post_media import Refusals
