@@ -3,30 +3,17 @@ downloaded): an administrator connects an X account through the fake X's consent
 it, an approver approves, the worker publishes, and the fake X received exactly that one post."""
 from __future__ import annotations
 
-import threading
-
 import pytest
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from desk.models import Channel
 from desk.platforms import PlatformContext
 from desk.worker import run_pass
-from test_browser import browser, sign_in, sign_out  # noqa: F401 (the browser fixture)
+from test_browser import browser, live_server, sign_in, sign_out  # noqa: F401 (fixtures, on this module's app)
 from test_web_connect import app, fake_x  # noqa: F401 (the desk with X pointing at the fake X)
 
 pytestmark = pytest.mark.browser
 TEXT = "The A40 Western Avenue has reopened in both directions. Thank you for your patience."
-
-
-@pytest.fixture
-def live_server(app, web_world):  # noqa: F811
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(5)
 
 
 def test_administrator_connects_x_then_a_post_goes_out_on_it(app, live_server, browser, web_world, fake_x,  # noqa: F811
