@@ -32,6 +32,7 @@ class GrantView:
     starts_at: datetime | None
     expires_at: datetime | None
     revoked_at: datetime | None = None
+    unit_id: int | None = None  # the channel's unit: whose media library the holder may use
 
 
 def is_live(grant, now: datetime) -> bool:

@@ -54,7 +54,7 @@ def media_unit_ids(user: Actor, now: datetime | None = None) -> set[int]:
     """The units whose media library a person may use: their units, and those of channels they hold a
     live grant for (a grant-holder posting to a unit's feed needs its photos)."""
     now = now or utcnow()
-    return set(user.roles_by_unit) | {g.channel.unit_id for g in access_grants(user) if grants.is_live(g, now)}
+    return set(user.roles_by_unit) | {g.unit_id for g in access_grants(user) if grants.is_live(g, now)}
 
 
 def can_use_media_of(user: Actor, unit_id: int, now: datetime | None = None) -> bool:

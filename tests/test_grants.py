@@ -332,3 +332,19 @@ def test_csv_cells_never_start_a_formula(gw):
     grant_queries.export_csv(s, gw.w.admin, GrantFilter(), out, now=T0)
     [row] = list(csv.DictReader(io.StringIO(out.getvalue())))
     assert row["business_case"].startswith("'=")
+
+
+def test_a_grant_holder_uses_the_granted_units_media_library(gw, tmp_path):
+    from desk.services import media
+    from desk.services.grants import load_access
+    from media_samples import png
+
+    s, author = gw.session, gw.w.author
+    when = datetime.now(timezone.utc)
+    with pytest.raises(PermissionDenied):  # no TSG role and no grant: not TSG's library
+        media.store_upload(s, load_access(s, author), gw.unit.id, "map.png", png(), str(tmp_path), now=when)
+    gw.granted(author, now=when - timedelta(minutes=1), period_days=30)
+    photo = media.store_upload(s, load_access(s, author), gw.unit.id, "map.png", png(), str(tmp_path), now=when)
+    data = PostInput(body="The A40 is open again.", targets=[TargetInput(gw.channel.id, media_ids=[photo.id])])
+    draft = posts.save_draft(s, load_access(s, author), data, now=when)
+    assert [link.media_id for link in draft.post.targets[0].media_links] == [photo.id]

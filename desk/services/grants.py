@@ -30,7 +30,8 @@ def load_access(session: Session, user):
         return user  # the worker or an operator: they draft for nobody
     rows = session.execute(
         select(AccessGrant.id, AccessGrant.channel_id, AccessGrant.role, AccessGrant.status, AccessGrant.starts_at,
-               AccessGrant.expires_at, AccessGrant.revoked_at)
+               AccessGrant.expires_at, AccessGrant.revoked_at, Channel.unit_id)
+        .join(Channel, AccessGrant.channel_id == Channel.id)
         .where(AccessGrant.user_id == user.id, AccessGrant.status == rules.APPROVED)).all()
     user.access_grants = tuple(rules.GrantView(*row) for row in rows)
     return user
