@@ -19,7 +19,8 @@ from requests_oauthlib.oauth1_session import TokenMissing, TokenRequestDenied
 from .. import crypto
 from .base import (AMBIGUOUS, AUTH, PERMANENT, TRANSIENT, AuthorizationStart, Content, PlatformContext,
                    PlatformError, Problem, Publisher, PublishRequest, RemoteAccount, RemoteRef, register)
-from .http import generic_error, json_body, send, translated
+from .http import generic_error, json_body, translated
+from .session_job import SessionJob
 from .platform_settings import for_settings
 from .x_media import media_problems, media_file, upload_media
 from .x_text import MAX_WEIGHTED_LENGTH, weighted_length
@@ -73,36 +74,11 @@ def x_error(response) -> PlatformError:
     return generic_error(response, LABEL)
 
 
-class _Job:
-    """One session for one piece of work, refreshed once on a 401 (OAuth 2.0), closed at the end."""
-
-    def __init__(self, publisher: "XPublisher", credentials: dict | None = None):
-        self.publisher = publisher
-        self.credentials = credentials if credentials is not None else publisher.credentials()
-        self.session = None
-        self.retried_auth = False
-
-    def __enter__(self) -> "_Job":
-        p, c = self.publisher, self.credentials
-        if c.get("mode") == "oauth2" and c.get("refresh_token") and c.get("expires_at", 0) < p.clock() + 60:
-            self.credentials = p.refresh_credentials(c)  # X's access tokens live two hours
-        self.session = p.open_session(self.credentials)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.session.close()
+class _Job(SessionJob):
+    """X's calls: JSON answers, X's errors, and a 5xx after a post reported as possibly published."""
 
     def call(self, method: str, path: str, *, ok=(200,), idempotent: bool | None = None, **kwargs) -> dict:
-        p = self.publisher
-        response = send(self.session, method, p.settings.api_base + path, label=LABEL, timeout=p.context.timeout,
-                        idempotent=idempotent, **kwargs)
-        if (response.status_code == 401 and not self.retried_auth and self.credentials.get("mode") == "oauth2"
-                and self.credentials.get("refresh_token")):
-            self.retried_auth = True
-            self.credentials = p.refresh_credentials(self.credentials)
-            self.session.close()
-            self.session = p.open_session(self.credentials)
-            return self.call(method, path, ok=ok, idempotent=idempotent, **kwargs)
+        response = self.request(method, path, idempotent=idempotent, **kwargs)
         if response.status_code in ok:
             return json_body(response)
         if idempotent is False and response.status_code in (500, 502, 504):
@@ -162,6 +138,10 @@ class XPublisher(Publisher):
         if s.client_secret:
             return {"auth": HTTPBasicAuth(s.client_id, s.client_secret), "include_client_id": False}
         return {"include_client_id": True}
+
+    @staticmethod
+    def can_refresh(credentials: dict) -> bool:
+        return credentials.get("mode") == "oauth2" and bool(credentials.get("refresh_token"))
 
     def refresh_credentials(self, credentials: dict) -> crypto.SecretDict:
         """New OAuth 2.0 tokens, stored at once: X may not honour the old refresh token again."""

@@ -18,7 +18,8 @@ from requests_oauthlib import OAuth2Session
 from .. import crypto
 from .base import (AMBIGUOUS, AUTH, PERMANENT, AuthorizationStart, Content, PlatformContext, PlatformError,
                    Problem, Publisher, PublishRequest, RemoteAccount, RemoteRef, register)
-from .http import json_body, retry_after_seconds, send, translated
+from .http import json_body, retry_after_seconds, translated
+from .session_job import SessionJob
 from .resumable_upload import ResumableUpload
 from .youtube_content import description_of, media_problems, text_problems, title_of, video_resource
 from .youtube_errors import EXPIRED, LABEL, token_error, youtube_error
@@ -43,38 +44,8 @@ def _check_token_reply(response):
     return response
 
 
-class _Job:
-    """One session for one piece of work, refreshed before expiry and once on a 401, closed at the end."""
-
-    def __init__(self, publisher: "YouTubePublisher", credentials: dict | None = None):
-        self.publisher = publisher
-        self.credentials = credentials if credentials is not None else publisher.credentials()
-        self.session = None
-        self.retried_auth = False
-
-    def __enter__(self) -> "_Job":
-        p, c = self.publisher, self.credentials
-        if c.get("refresh_token") and float(c.get("expires_at") or 0) < p.clock() + 60:
-            self.credentials = p.refresh_credentials(c)
-        self.session = p.open_session(self.credentials)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.session.close()
-
-    def request(self, method: str, url: str, *, idempotent: bool | None = None, **kwargs):
-        """The platform's response whatever its status (after one refresh on a 401)."""
-        p = self.publisher
-        full = p.settings.api_base + url if url.startswith("/") else url
-        response = send(self.session, method, full, label=LABEL, timeout=p.context.timeout, idempotent=idempotent,
-                        **kwargs)
-        if response.status_code == 401 and not self.retried_auth and self.credentials.get("refresh_token"):
-            self.retried_auth = True
-            self.credentials = p.refresh_credentials(self.credentials)
-            self.session.close()
-            self.session = p.open_session(self.credentials)
-            return self.request(method, url, idempotent=idempotent, **kwargs)
-        return response
+class _Job(SessionJob):
+    """YouTube's calls: JSON answers and Google's errors."""
 
     def call(self, method: str, path: str, *, ok=(200,), **kwargs) -> dict:
         response = self.request(method, path, **kwargs)
@@ -103,6 +74,10 @@ class YouTubePublisher(Publisher):
     def open_session(self, credentials: dict) -> OAuth2Session:
         return OAuth2Session(self.settings.client_id,
                              token={"access_token": credentials["access_token"], "token_type": "Bearer"})
+
+    @staticmethod
+    def can_refresh(credentials: dict) -> bool:
+        return bool(credentials.get("refresh_token"))
 
     def refresh_credentials(self, credentials: dict) -> crypto.SecretDict:
         """A new access token, stored at once; Google normally keeps the refresh token, so the old one stays."""
