@@ -11,12 +11,13 @@ from zoneinfo import ZoneInfo
 
 from flask import flash
 from flask_wtf import FlaskForm
+from sqlalchemy import select
 from wtforms import BooleanField, EmailField, IntegerField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length
 
 from ..errors import DeskError, ValidationFailed
-from ..models import CHANNEL_STATUSES, ROLES
+from ..models import CHANNEL_STATUSES, ROLES, Channel, Unit, User
 from ..timezones import parse_local, utc_to_local
 
 ROLE_LABELS = {"author": "Author", "approver": "Approver", "unit_admin": "Unit administrator"}
@@ -29,6 +30,16 @@ def choices(pairs, blank: str | None = None) -> list[SelectChoice]:
     """A select's options from (value, label) pairs, after an optional empty 'none' option."""
     head = [SelectChoice("", blank)] if blank is not None else []
     return head + [SelectChoice(value, label) for value, label in pairs]
+
+
+def fill_people_unit_channel(form, session) -> None:
+    """The person, unit and channel selects that the audit and grant filters share, from the database."""
+    people = session.execute(select(User.id, User.name, User.email).order_by(User.name, User.email))
+    form.person.choices = choices(((uid, f"{name} <{email}>") for uid, name, email in people), "anyone")
+    form.unit.choices = choices(session.execute(select(Unit.id, Unit.code).order_by(Unit.code)), "any unit")
+    channels = session.execute(select(Channel.id, Channel.name, Unit.code).join(Channel.unit)
+                               .order_by(Unit.code, Channel.name))
+    form.channel.choices = choices(((cid, f"{code} · {name}") for cid, name, code in channels), "any channel")
 
 
 def optional_id(value):

@@ -25,7 +25,7 @@ from ..services.audit_trail import AuditFilter
 from ..services.common import ensure
 from ..timezones import parse_local, utc_to_local
 from . import db, settings
-from .admin_forms import choices, optional_id
+from .admin_forms import fill_people_unit_channel, optional_id
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
@@ -51,12 +51,7 @@ class FilterForm(FlaskForm):
 
 def _filter_form() -> FilterForm:
     form = FilterForm(formdata=request.args)
-    people = db().execute(select(User.id, User.name, User.email).order_by(User.name, User.email))
-    form.person.choices = choices(((uid, f"{name} <{email}>") for uid, name, email in people), "anyone")
-    form.unit.choices = choices(db().execute(select(Unit.id, Unit.code).order_by(Unit.code)), "any unit")
-    channels = db().execute(select(Channel.id, Channel.name, Unit.code).join(Channel.unit)
-                            .order_by(Unit.code, Channel.name))
-    form.channel.choices = choices(((cid, f"{code} · {name}") for cid, name, code in channels), "any channel")
+    fill_people_unit_channel(form, db())
     return form
 
 

@@ -19,7 +19,7 @@ from ..services import grants as grant_service
 from ..services.common import ensure, get_or_404
 from ..timezones import display, utc_to_local
 from . import db, settings
-from .admin_forms import choices, show_refusal
+from .admin_forms import choices, fill_people_unit_channel, show_refusal
 from .grant_forms import DecideForm, GrantFilterForm, RequestForm, RevokeForm, UnitPolicyForm
 
 bp = Blueprint("grants", __name__, url_prefix="/grants")
@@ -145,12 +145,7 @@ def _local(moment) -> str:
 
 def _filter_form() -> GrantFilterForm:
     form = GrantFilterForm(formdata=request.args)
-    people = db().execute(select(User.id, User.name, User.email).order_by(User.name, User.email))
-    form.person.choices = choices(((uid, f"{name} <{email}>") for uid, name, email in people), "anyone")
-    form.unit.choices = choices(db().execute(select(Unit.id, Unit.code).order_by(Unit.code)), "any unit")
-    channels = db().execute(select(Channel.id, Channel.name, Unit.code).join(Channel.unit)
-                            .order_by(Unit.code, Channel.name))
-    form.channel.choices = choices(((cid, f"{code} · {name}") for cid, name, code in channels), "any channel")
+    fill_people_unit_channel(form, db())
     return form
 
 
