@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 from werkzeug.wrappers import Request, Response
+from tests.fakes.server import take_fault
 
 SCOPES = ("pages_show_list", "pages_manage_posts", "pages_read_engagement", "publish_video")
 LONG_LIVED = 5183944
@@ -164,12 +165,7 @@ class FakeFacebook:
             return graph_error(2635, f"(#2635) You are calling a deprecated version of the Graph API. Please update "
                                f"to the latest version: {self.version}.")
         path, method = m[2], request.method
-        with self.lock:
-            fault = next((f for f in self.faults if f.applies(method, path)), None)
-            if fault is not None:
-                fault.times -= 1
-                if fault.times <= 0:
-                    self.faults.remove(fault)
+        fault = take_fault(self.faults, self.lock, lambda f: f.applies(method, path))
         if fault is not None and fault.kind == "error":
             return _json({"error": fault.error}, fault.status, fault.headers)
         if fault is not None and fault.kind == "status":

@@ -28,6 +28,7 @@ from xml.sax.saxutils import quoteattr
 
 from oauthlib.oauth1.rfc5849 import signature as oauth1_signature
 from werkzeug.wrappers import Request, Response
+from tests.fakes.server import take_fault
 
 LEVELS = {"read": 1, "write": 2, "delete": 3}
 METHOD_PERMS = {"flickr.test.login": "read", "flickr.photos.getInfo": "read", "flickr.photos.getFavorites": "read",
@@ -132,14 +133,10 @@ class FakeFlickr:
         return request.values.get("method", "")
 
     def _fault(self, request: Request) -> Response | None:
-        with self.lock:
-            fault = next((f for f in self.faults if (f.path is None or request.path.startswith(f.path))
-                          and (f.method is None or f.method == self._flickr_method(request))), None)
-            if fault is None:
-                return None
-            fault.times -= 1
-            if fault.times <= 0:
-                self.faults.remove(fault)
+        fault = take_fault(self.faults, self.lock, lambda f: (f.path is None or request.path.startswith(f.path))
+                           and (f.method is None or f.method == self._flickr_method(request)))
+        if fault is None:
+            return None
         if fault.kind == "delay":
             time.sleep(fault.seconds)
             return None

@@ -29,6 +29,7 @@ from oauthlib.oauth1.rfc5849 import signature as oauth1_signature
 from werkzeug.wrappers import Request, Response
 
 from desk.platforms.x_text import find_urls, weighted_length
+from tests.fakes.server import take_fault
 
 UNAUTHORIZED_V2 = {"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"}
 COULD_NOT_AUTHENTICATE = {"errors": [{"code": 32, "message": "Could not authenticate you."}]}
@@ -129,13 +130,9 @@ class FakeX:
         return response(environ, start_response)
 
     def _fault(self, request: Request) -> Response | None:
-        with self.lock:
-            fault = next((f for f in self.faults if f.applies(request)), None)
-            if fault is None:
-                return None
-            fault.times -= 1
-            if fault.times <= 0:
-                self.faults.remove(fault)
+        fault = take_fault(self.faults, self.lock, lambda f: f.applies(request))
+        if fault is None:
+            return None
         if fault.kind == "delay":
             time.sleep(fault.seconds)
             return None

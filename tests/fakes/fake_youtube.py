@@ -23,6 +23,7 @@ from werkzeug.wrappers import Request, Response
 
 from tests.fakes.fake_google_oauth import FakeGoogleOAuth, google_json
 from tests.fakes.fake_youtube_rules import (GRANULE, READ, UPLOAD, WRITE, error_body, metadata_error, tags_length)
+from tests.fakes.server import take_fault
 
 __all__ = ["FakeYouTube", "Channel", "error_body", "tags_length"]
 
@@ -116,16 +117,7 @@ class FakeYouTube:
         return response(environ, start_response)
 
     def _take_fault(self, request: Request) -> Fault | None:
-        with self.lock:
-            fault = next((f for f in self.faults if f.applies(request)), None)
-            if fault is not None and fault.skip > 0:
-                fault.skip -= 1
-                return None
-            if fault is not None:
-                fault.times -= 1
-                if fault.times <= 0:
-                    self.faults.remove(fault)
-        return fault
+        return take_fault(self.faults, self.lock, lambda f: f.applies(request))
 
     def _route(self, request: Request, fault: Fault | None) -> Response:
         path, method = request.path, request.method

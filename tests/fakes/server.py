@@ -93,3 +93,19 @@ class FakeServer:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def take_fault(faults: list, lock, matches):
+    """The first queued fault `matches` accepts, used up by one (and dropped when spent); None if none.
+    A fault with `skip` left lets that many matching requests through first."""
+    with lock:
+        fault = next((f for f in faults if matches(f)), None)
+        if fault is None:
+            return None
+        if getattr(fault, "skip", 0) > 0:
+            fault.skip -= 1
+            return None
+        fault.times -= 1
+        if fault.times <= 0:
+            faults.remove(fault)
+        return fault
