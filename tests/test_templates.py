@@ -15,7 +15,7 @@ from conftest import OPERATOR, post_form
 from desk import post_templates as domain
 from desk import workflow as wf
 from desk.config import Settings
-from desk.errors import PermissionDenied, ValidationFailed, WorkflowConflict
+from desk.errors import NotFound, PermissionDenied, ValidationFailed, WorkflowConflict
 from desk.models import AuditEvent, Post, PostTemplate, Target, TrainingPublication
 from desk.platforms import PlatformContext
 from desk.services import screening_policy
@@ -125,6 +125,13 @@ def test_four_eyes_the_writer_of_a_version_never_approves_it(session, world, now
     assert done.status == service.APPROVED and done.approved_by_id == world.approver2.id
     with pytest.raises(WorkflowConflict, match="already approved"):
         service.approve_template(session, world.approver2, t.id, now=now)
+
+
+def test_an_unknown_template_is_a_clear_not_found(session, world, now):
+    with pytest.raises(NotFound, match="There is no template 999"):
+        service.approve_template(session, world.approver2, 999, now=now)
+    with pytest.raises(NotFound, match="There is no template 999"):
+        service.suspend_template(session, world.approver2, 999, "Operation over", now=now)
 
 
 def test_editing_makes_a_new_draft_version_that_someone_else_must_approve(session, world, now):

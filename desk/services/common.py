@@ -16,10 +16,17 @@ def get_or_404(session: Session, model, object_id, what: str):
     return obj
 
 
-def lock(session: Session, model, object_id):
-    """Load a row for update (only that row, not what it eagerly joins), refreshed from the database."""
+def lock(session: Session, model, object_id, what: str | None = None):
+    """Load a row for update (only that row, not what it eagerly joins), refreshed from the database.
+    With `what`, a missing row is the person's clear 404 rather than an internal error."""
     stmt = select(model).where(model.id == object_id).with_for_update(of=model)
-    return session.scalars(stmt.execution_options(populate_existing=True)).unique().one()
+    rows = session.scalars(stmt.execution_options(populate_existing=True)).unique()
+    if what is None:
+        return rows.one()
+    row = rows.one_or_none()
+    if row is None:
+        raise NotFound(f"There is no {what} {object_id}.")
+    return row
 
 
 def ensure(session: Session, allowed: bool, actor, action: str, message: str, *, object_type: str,

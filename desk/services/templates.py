@@ -24,7 +24,7 @@ from ..models import AuditEvent, Channel, Post, PostTemplate, Target, Unit, User
 from ..screening import Finding, screen
 from . import audit_trail
 from . import posts as post_service
-from .common import ensure, get_or_404, lock
+from .common import ensure, lock
 from .grants import load_access
 from .screening_policy import policy_of
 
@@ -159,8 +159,7 @@ def update_template(session: Session, actor, template_id: int, data: TemplateInp
                     now: datetime | None = None) -> PostTemplate:
     """Edit: a new version, a draft again, to be approved again by someone other than its editor."""
     now = now or utcnow()
-    t = get_or_404(session, PostTemplate, template_id, "template")
-    t = lock(session, PostTemplate, t.id)
+    t = lock(session, PostTemplate, template_id, "template")
     channels, specs = _checked(session, actor, t.unit_id, data, "template.edit", t.id, channels_of(session, t), now)
     name, body, ids = data.name.strip(), data.body.strip(), [c.id for c in channels]
     new_hash = domain.content_hash(name, body, specs, ids)
@@ -181,8 +180,7 @@ def update_template(session: Session, actor, template_id: int, data: TemplateInp
 def approve_template(session: Session, actor, template_id: int, expected_hash: str | None = None,
                      acknowledge_warnings: bool = False, now: datetime | None = None) -> PostTemplate:
     now = now or utcnow()
-    t = get_or_404(session, PostTemplate, template_id, "template")
-    t = lock(session, PostTemplate, t.id)
+    t = lock(session, PostTemplate, template_id, "template")
     _refuse_writer(session, actor, t.unit_id, channels_of(session, t), "template.approve", t.id, now)
     editor = last_editor_id(session, t)
     ensure(session, editor != actor.id, actor, "template.approve",
@@ -208,8 +206,7 @@ def suspend_template(session: Session, actor, template_id: int, reason: str,
                      now: datetime | None = None) -> PostTemplate:
     """Stop a template at once: no update can be posted from it from this moment."""
     now = now or utcnow()
-    t = get_or_404(session, PostTemplate, template_id, "template")
-    t = lock(session, PostTemplate, t.id)
+    t = lock(session, PostTemplate, template_id, "template")
     load_access(session, actor)
     ensure(session, perm.can_suspend_template(actor, t.unit_id, channels_of(session, t), now), actor,
            "template.suspend", "Only an approver of the template's channels or a unit administrator may suspend it.",
@@ -257,8 +254,7 @@ def publish_from_template(session: Session, actor, template_id: int, values: dic
                           acknowledge_warnings: bool = False, now: datetime | None = None) -> Published:
     """Post an update from an approved template: approved at once (the template was), queued for its time."""
     now = now or utcnow()
-    t = get_or_404(session, PostTemplate, template_id, "template")
-    t = lock(session, PostTemplate, t.id)  # a suspension at the same moment waits for this, or stops it
+    t = lock(session, PostTemplate, template_id, "template")  # a suspension at the same moment waits for this, or stops it
     channels = channels_of(session, t)
     load_access(session, actor)
     ensure(session, perm.can_publish_template(actor, channels, now), actor, "template.publish",
