@@ -114,12 +114,20 @@ class Channel(Base):
     is_event_feed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     operation_name: Mapped[str | None] = mapped_column(String(200))
     closing_reminder_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # How late is too late: a held post whose time passed more than this many minutes ago waits for a
+    # person instead of going out by itself when the channel can publish again (None: the desk default).
+    late_after_minutes: Mapped[int | None] = mapped_column(Integer)
+    # Pacing: no call to the platform before next_send_at; what its last answer said of the budget left.
+    next_send_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    rate_remaining: Mapped[int | None] = mapped_column(Integer)
+    rate_reset_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     unit: Mapped[Unit] = relationship(back_populates="channels", lazy="joined", innerjoin=True)
 
 
 class Post(Base):
     __tablename__ = "posts"
+    __table_args__ = (UniqueConstraint("series_id", "occurrence_at", name="uq_posts_series_occurrence"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
@@ -137,6 +145,14 @@ class Post(Base):
     template_id: Mapped[int | None] = mapped_column(ForeignKey("post_templates.id"))
     template_version: Mapped[int | None] = mapped_column(Integer)
     template_values: Mapped[str | None] = mapped_column(Text)
+    # A recurring series: a cron-like rule read in the desk's time zone, and how far ahead its
+    # occurrences have been made. Each occurrence is a post of its own (series_id, occurrence_at)
+    # that goes out on the series' approval of the same content hash.
+    recurrence_rule: Mapped[str | None] = mapped_column(String(120))
+    recurrence_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    recurrence_generated_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    series_id: Mapped[int | None] = mapped_column(ForeignKey("posts.id"), index=True)
+    occurrence_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     author: Mapped[User] = relationship(lazy="joined", innerjoin=True)
     targets: Mapped[list["Target"]] = relationship(
@@ -271,6 +287,23 @@ class PublishAttempt(Base):
     outcome: Mapped[str | None] = mapped_column(String(20))
     error_code: Mapped[str | None] = mapped_column(String(100))
     message: Mapped[str | None] = mapped_column(Text)
+
+
+class Worker(Base):
+    """A worker process as it reports itself: its heartbeat is what tells a live worker from a dead one."""
+
+    __tablename__ = "workers"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)  # host:pid:nonce
+    host: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int] = mapped_column(Integer)
+    pool_size: Mapped[int] = mapped_column(Integer, default=1)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    in_flight: Mapped[int] = mapped_column(Integer, default=0)
+    last_pass_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
 
 
 class TrainingPublication(Base):
