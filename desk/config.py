@@ -35,7 +35,18 @@ class Settings:
     max_attempts: int = 5
     retry_base_seconds: int = 30
     lease_seconds: int = 120
+    # Platform calls one worker process makes at once (its thread pool).
+    worker_pool_size: int = 8
+    # How often a worker says it is alive and extends the leases of the calls it has in flight;
+    # None: a quarter of the lease, so a live worker renews three times before its lease could run out.
+    worker_heartbeat_seconds: int | None = None
+    # How late is too late by default: a held post released later than this waits for a person.
+    late_after_minutes: int = 60
     extra: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.worker_heartbeat_seconds is None:
+            self.worker_heartbeat_seconds = max(1, self.lease_seconds // 4)
 
     @property
     def is_production(self) -> bool:
@@ -75,6 +86,15 @@ def settings_from_env(instance_path: str, env: dict | None = None) -> Settings:
         raise ConfigError(f"DESK_TIMEZONE {tz!r} is not a known time zone (e.g. Europe/London).") from None
     db_url = env.get("DESK_DATABASE_URL") or "sqlite:///" + os.path.join(instance_path, "desk.sqlite")
     media = env.get("DESK_MEDIA_DIR") or os.path.join(instance_path, "media")
+    lease = _int(env, "DESK_LEASE_SECONDS", 120)
+    pool = _int(env, "DESK_WORKER_POOL_SIZE", 8)
+    heartbeat = _int(env, "DESK_WORKER_HEARTBEAT_SECONDS", max(1, lease // 4))
+    if lease < 2 or pool < 1 or heartbeat < 1:
+        raise ConfigError("DESK_LEASE_SECONDS must be at least 2, DESK_WORKER_POOL_SIZE and "
+                          "DESK_WORKER_HEARTBEAT_SECONDS at least 1.")
+    if heartbeat >= lease:
+        raise ConfigError(f"DESK_WORKER_HEARTBEAT_SECONDS ({heartbeat}) must be shorter than DESK_LEASE_SECONDS "
+                          f"({lease}): a live worker must renew its leases before they run out.")
     return Settings(
         database_url=db_url,
         secret_key=secret,
@@ -85,5 +105,8 @@ def settings_from_env(instance_path: str, env: dict | None = None) -> Settings:
         worker_batch_size=_int(env, "DESK_WORKER_BATCH_SIZE", 20),
         max_attempts=_int(env, "DESK_MAX_ATTEMPTS", 5),
         retry_base_seconds=_int(env, "DESK_RETRY_BASE_SECONDS", 30),
-        lease_seconds=_int(env, "DESK_LEASE_SECONDS", 120),
+        lease_seconds=lease,
+        worker_pool_size=pool,
+        worker_heartbeat_seconds=heartbeat,
+        late_after_minutes=_int(env, "DESK_LATE_AFTER_MINUTES", 60),
     )
