@@ -137,6 +137,12 @@ def can_pause(user: Actor, unit_id: int | None) -> bool:
     return bool(user.is_admin) if unit_id is None else can_manage_unit(user, unit_id)
 
 
+def can_decide_on_target(user: Actor, channel, now: datetime | None = None) -> bool:
+    """Settle a post the worker could not (outcome unknown, or too late to go by itself): those who may
+    approve for the channel, its unit's administrators and desk administrators."""
+    return can_manage_unit(user, channel.unit_id) or can_approve_for(user, channel, now)
+
+
 def can_read_audit(user: Actor) -> bool:
     return bool(user.is_admin or user.is_auditor)
 

@@ -20,7 +20,8 @@ from ..clock import utcnow
 from ..errors import ValidationFailed, WorkflowConflict
 from ..models import Channel, Pause, Post, Target, Unit, User
 from . import audit_trail
-from .common import ensure, get_or_404, lock
+from . import target_decisions as decisions
+from .common import ensure, get_or_404
 
 
 @dataclass
@@ -118,11 +119,11 @@ def resume(session: Session, actor, pause_id: int, *, on_behalf_of: User | None 
         if rules.needs_confirmation(t.scheduled_at, t.attempts, since):
             t.held_reason = rules.confirm_reason(f"{scope}, {row.reason}")
             result.awaiting.append(t.id)
-            _audit_target(session, actor, "target.awaiting_confirmation", t, now, pause_id=row.id)
+            decisions.audit_target(session, actor, "target.awaiting_confirmation", t, now, pause_id=row.id)
         else:
             t.status, t.held_reason = wf.T_QUEUED, None
             result.released.append(t.id)
-            _audit_target(session, actor, "target.released", t, now, pause_id=row.id)
+            decisions.audit_target(session, actor, "target.released", t, now, pause_id=row.id)
     audit_trail.record(session, actor, "pause.ended", "pause", row.id, unit_id=row.unit_id, now=now,
                        details={"scope": scope, "reason": row.reason, "released": len(result.released),
                                 "awaiting_confirmation": len(result.awaiting),
@@ -136,11 +137,6 @@ def _unit_code(session: Session, unit_id: int) -> str:
     return unit.code if unit else f"unit {unit_id}"
 
 
-def _audit_target(session: Session, actor, action: str, t: Target, now: datetime, **details) -> None:
-    audit_trail.record(session, actor, action, "target", t.id, post_id=t.post_id, channel_id=t.channel_id,
-                       unit_id=t.channel.unit_id, now=now, details=details)
-
-
 def awaiting(session: Session, actor) -> list[Target]:
     """Targets whose time passed during a pause, in the units this person may decide for."""
     rows = session.scalars(select(Target).where(Target.status == wf.T_HELD,
@@ -150,20 +146,15 @@ def awaiting(session: Session, actor) -> list[Target]:
 
 
 def _late_target(session: Session, actor, target_id: int, action: str) -> tuple[Post, Target]:
-    post_id = session.scalar(select(Target.post_id).where(Target.id == target_id))
-    if post_id is None:
-        get_or_404(session, Target, target_id, "post on a channel")
-    post = lock(session, Post, post_id)  # posts before targets: the worker's lock order
-    target = lock(session, Target, target_id)
-    ensure(session, perm.can_pause(actor, target.channel.unit_id), actor, action,
-           f"Only an administrator of {target.channel.unit.code} decides on its posts after a pause.",
-           object_type="target", object_id=target.id, post_id=post.id, channel_id=target.channel_id,
-           unit_id=target.channel.unit_id)
-    if target.status != wf.T_HELD or not rules.awaits_confirmation(target.held_reason):
-        raise WorkflowConflict("This post is no longer waiting for a decision after the pause (someone "
-                               "decided already): reload the page.")
+    post, target = decisions.locked_for_decision(
+        session, actor, target_id, action, allowed=lambda t: perm.can_pause(actor, t.channel.unit_id),
+        refusal=lambda t: f"Only an administrator of {t.channel.unit.code} decides on its posts after a pause.",
+        waiting=lambda t: t.status == wf.T_HELD and rules.awaits_confirmation(t.held_reason),
+        stale="This post is no longer waiting for a decision after the pause (someone decided already): "
+              "reload the page.")
     pausing = rules.covering(active(session), target.channel.unit_id)
     if pausing is not None:
+        session.rollback()
         raise WorkflowConflict(f"Publishing is paused again {pausing.scope}: decide once it resumes.")
     return post, target
 
@@ -171,31 +162,17 @@ def _late_target(session: Session, actor, target_id: int, action: str) -> tuple[
 def send_now(session: Session, actor, target_id: int, now: datetime | None = None) -> Target:
     """A person confirms a post whose time passed during the pause: it goes on the worker's next pass."""
     now = now or utcnow()
-    post, target = _late_target(session, actor, target_id, "pause.send_now")
-    target.status, target.held_reason = wf.T_QUEUED, None
-    _audit_target(session, actor, "target.confirmed_after_pause", target, now,
-                  scheduled_at=target.scheduled_at.isoformat() if target.scheduled_at else None)
-    session.commit()
-    return target
+    _, target = _late_target(session, actor, target_id, "pause.send_now")
+    return decisions.send_again(session, actor, target, now, "target.confirmed_after_pause",
+                                scheduled_at=target.scheduled_at.isoformat() if target.scheduled_at else None)
 
 
 def withdraw(session: Session, actor, target_id: int, now: datetime | None = None) -> Target:
     """A person decides a post whose time passed during the pause should not go to this channel."""
     now = now or utcnow()
     post, target = _late_target(session, actor, target_id, "pause.withdraw")
-    target.status, target.held_reason = wf.T_CANCELLED, None
-    _audit_target(session, actor, "target.withdrawn_after_pause", target, now)
-    before = post.status
-    if all(t.status == wf.T_CANCELLED for t in post.targets):
-        post.status = wf.WITHDRAWN
-    else:
-        post.status = wf.rollup([t.status for t in post.targets], post.status)
-    if post.status != before:
-        post.updated_at = now
-        audit_trail.record(session, actor, f"post.{post.status}", "post", post.id, post_id=post.id, now=now,
-                           details={"previous_status": before, "reason": "withdrawn after a pause"})
-    session.commit()
-    return target
+    return decisions.do_not_send(session, actor, post, target, now, "target.withdrawn_after_pause",
+                                 "withdrawn after a pause")
 
 
 def recent(session: Session, actor, limit: int = 20) -> list[tuple[Pause, str | None]]:
