@@ -47,10 +47,10 @@ class Stall:
     With when="after" the app has ALREADY handled it (the post is stored) and the fake holds the answer.
     """
 
-    def __init__(self, method: str | None, path, when: str):
+    def __init__(self, method: str | None, path, when: str, skip: int = 0):
         if when not in ("before", "after"):
             raise ValueError("when is 'before' or 'after'")
-        self.method, self.when = method, when
+        self.method, self.when, self.skip = method, when, skip
         self.path = re.compile(path) if isinstance(path, str) and path.startswith("^") else path
         self.arrived = threading.Event()
         self.request: Recorded | None = None
@@ -79,7 +79,7 @@ class FakeServer:
 
     `latency`: seconds slept before each request is handled (a platform far away or under load).
     `stall(method, path, when)`: hold the next matching request; see `Stall`. A path starting with "^" is a
-    regular expression matched against the whole path (e.g. r"^/2/media/upload/\d+/append").
+    regular expression matched against the whole path (e.g. r"^/2/media/upload/\\d+/append").
     """
 
     def __init__(self, app, latency: float = 0.0):
@@ -92,9 +92,10 @@ class FakeServer:
         self._server = None
         self._thread = None
 
-    def stall(self, method: str | None, path, when: str = "before") -> Stall:
-        """Hold the next request that matches (one request per stall; ask again for another)."""
-        held = Stall(method, path, when)
+    def stall(self, method: str | None, path, when: str = "before", skip: int = 0) -> Stall:
+        """Hold the next request that matches, after letting `skip` of them through (one request per
+        stall; ask again for another)."""
+        held = Stall(method, path, when, skip)
         with self._lock:
             self._stalls.append(held)
         return held
@@ -102,6 +103,9 @@ class FakeServer:
     def _take_stall(self, method: str, path: str) -> Stall | None:
         with self._lock:
             held = next((h for h in self._stalls if h.matches(method, path)), None)
+            if held is not None and held.skip > 0:
+                held.skip -= 1
+                return None
             if held is not None:
                 self._stalls.remove(held)
                 self._held.append(held)
