@@ -5,9 +5,11 @@ oauthlib's signature functions (a bad one gets X's 401 "Could not authenticate y
 consent redirect, the PKCE code exchange (S256 checked), refresh, bearer tokens with expiry and scopes.
 Posts, deletes, users/me, timelines, metrics, and the v2 chunked media upload with processing status.
 
-Faults, for the tests to provoke: `fail_next` (5xx), `rate_limit_next` (429 with Retry-After in seconds or
-as an HTTP date, and x-rate-limit-* headers; or the monthly usage cap), `delay_next` (to provoke read
-timeouts), `expire_tokens` (401), `processing_outcome` ("failed" to make media processing fail).
+Faults, for the tests to provoke: `fail_next` (5xx; with `after_handling` the post is stored first, as when
+X's gateway gives up on a request X went on to complete), `rate_limit_next` (429 with Retry-After in seconds
+or as an HTTP date, and x-rate-limit-* headers; or the monthly usage cap), `limit_next` (a normal answer
+saying how many calls are left and when the window resets), `delay_next` (to provoke read timeouts),
+`expire_tokens` (401), `processing_outcome` ("failed" to make media processing fail).
 """
 from __future__ import annotations
 
@@ -51,7 +53,7 @@ class Account:
 
 @dataclass
 class Fault:
-    kind: str  # "status", "rate", "delay"
+    kind: str  # "status", "rate", "delay", "limits"
     times: int
     path: str | None = None
     method: str | None = None
@@ -60,6 +62,8 @@ class Fault:
     reset: int | None = None
     usage_cap: bool = False
     seconds: float = 0.0
+    after_handling: bool = False
+    remaining: int | None = None
 
     def applies(self, request: Request) -> bool:
         return ((self.path is None or request.path.startswith(self.path))
@@ -98,13 +102,20 @@ class FakeX:
 
     # ---- what tests call -------------------------------------------------------------------------------
 
-    def fail_next(self, status: int = 503, times: int = 1, path: str | None = None, method: str | None = None):
-        self.faults.append(Fault("status", times, path, method, status=status))
+    def fail_next(self, status: int = 503, times: int = 1, path: str | None = None, method: str | None = None,
+                  after_handling: bool = False):
+        self.faults.append(Fault("status", times, path, method, status=status, after_handling=after_handling))
 
     def rate_limit_next(self, retry_after: str | None = None, reset: int | None = None, times: int = 1,
                         path: str | None = None, method: str | None = None, usage_cap: bool = False):
         self.faults.append(Fault("rate", times, path, method, retry_after=retry_after, reset=reset,
                                  usage_cap=usage_cap))
+
+    def limit_next(self, remaining: int, reset: int, times: int = 1, path: str | None = None,
+                   method: str | None = None):
+        """The next matching request is served as usual, its answer saying `remaining` calls are left until
+        `reset` (Unix seconds), as X's x-rate-limit-* headers do."""
+        self.faults.append(Fault("limits", times, path, method, remaining=remaining, reset=reset))
 
     def delay_next(self, seconds: float, times: int = 1, path: str | None = None, method: str | None = None):
         self.faults.append(Fault("delay", times, path, method, seconds=seconds))
@@ -123,22 +134,32 @@ class FakeX:
 
     def __call__(self, environ, start_response):
         request = Request(environ)
-        response = self._fault(request) or self._route(request)
+        fault = take_fault(self.faults, self.lock, lambda f: f.applies(request))
+        response = self._fault(fault) or self._route(request)
+        if fault is not None and fault.kind == "limits":
+            response.headers.update({"x-rate-limit-remaining": str(fault.remaining),
+                                     "x-rate-limit-reset": str(fault.reset)})
+        elif fault is not None and fault.after_handling:
+            response = self._error(fault.status)
         response.headers.setdefault("x-rate-limit-limit", "100")
         response.headers.setdefault("x-rate-limit-remaining", "99")
         response.headers.setdefault("x-rate-limit-reset", str(int(time.time()) + 900))
         return response(environ, start_response)
 
-    def _fault(self, request: Request) -> Response | None:
-        fault = take_fault(self.faults, self.lock, lambda f: f.applies(request))
-        if fault is None:
+    @staticmethod
+    def _error(status: int) -> Response:
+        return _json({"title": "Service Unavailable", "detail": "Service Unavailable", "type": "about:blank",
+                      "status": status}, status)
+
+    def _fault(self, fault: Fault | None) -> Response | None:
+        """The answer a fault gives instead of X's own; None when X handles the request (maybe late)."""
+        if fault is None or fault.kind == "limits" or fault.after_handling:
             return None
         if fault.kind == "delay":
             time.sleep(fault.seconds)
             return None
         if fault.kind == "status":
-            return _json({"title": "Service Unavailable", "detail": "Service Unavailable", "type": "about:blank",
-                          "status": fault.status}, fault.status)
+            return self._error(fault.status)
         headers = {"x-rate-limit-limit": "100", "x-rate-limit-remaining": "0",
                    "x-rate-limit-reset": str(fault.reset or int(time.time()) + 900)}
         if fault.retry_after:
