@@ -203,9 +203,19 @@ def create_token(email):
 # ---- the worker ---------------------------------------------------------------------------------
 
 @desk_cli.command("worker")
-def worker():
-    """Run the publishing worker in the foreground until SIGTERM or Ctrl-C."""
+@click.option("--status", "show_status", is_flag=True,
+              help="Do not run a worker: print how publishing stands (workers, heartbeats, claims, queue, oldest "
+                   "overdue, failures of the last 24 hours) and exit 0 when a worker is alive or nothing is due, "
+                   "1 when posts are due and no worker is alive (for monitoring).")
+@click.option("--json", "as_json", is_flag=True, help="With --status: the same as JSON, for machines.")
+def worker(show_status, as_json):
+    """Run the publishing worker in the foreground until SIGTERM or Ctrl-C (or, with --status, report on it)."""
     from . import worker as publishing_worker
+
+    if as_json and not show_status:
+        raise click.UsageError("--json goes with --status.")
+    if show_status:
+        sys.exit(worker_status(as_json))
 
     publishing_worker.configure_logging()
     try:
@@ -213,6 +223,29 @@ def worker():
                                 current_app.extensions["desk.sessions"])
     except publishing_worker.WorkerRefused as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def worker_status(as_json: bool) -> int:
+    """Print the publishing status; the exit status says whether anything is publishing what is due."""
+    import json
+
+    from . import status_text
+    from .clock import utcnow
+    from .services import target_decisions, worker_status as status
+
+    with session_scope() as s:
+        now = utcnow()
+        snap = status.snapshot(s, now, settings())
+        waiting = target_decisions.waiting_for_person(s, operator(), now)
+    if as_json:
+        out = snap.to_dict()
+        out["waiting"] = [{"target_id": w.target_id, "post_id": w.post_id, "channel_id": w.channel_id,
+                           "channel": w.channel_name, "unit": w.unit_code, "kind": w.kind, "decidable": w.decidable}
+                          for w in waiting]
+        click.echo(json.dumps(out, indent=2, sort_keys=True))
+    else:
+        click.echo(status_text.render(snap, settings().zone, waiting))
+    return 0 if snap.healthy else 1
 
 
 @desk_cli.command("reset-two-factor")
