@@ -42,3 +42,16 @@ def late_reason(due_at_local: str, channel_minutes: int | None,
 
 def awaits_person(reason: str | None) -> bool:
     return bool(reason) and reason.startswith(LATE_PREFIX)
+
+
+MAX_LATE_AFTER_MINUTES = 7 * 24 * 60  # a week: beyond that a post's moment has gone whatever it says
+
+
+def late_after_problem(minutes: int | None) -> str | None:
+    """Why a channel's 'how late is too late' cannot be this; None when it can (None: the desk default)."""
+    if minutes is None:
+        return None
+    if not isinstance(minutes, int) or isinstance(minutes, bool) or not 0 <= minutes <= MAX_LATE_AFTER_MINUTES:
+        return (f"Give a whole number of minutes from 0 (a person decides on anything late) to "
+                f"{MAX_LATE_AFTER_MINUTES} (a week), or leave it blank for the desk's default.")
+    return None

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import event_feeds
+from .. import event_feeds, lateness
 from .. import permissions as perm
 from ..clock import utcnow
 from ..errors import ValidationFailed
@@ -193,7 +193,8 @@ def create_channel(session: Session, actor, unit_id: int, platform: str, name: s
 def update_channel(session: Session, actor, channel_id: int, *, name: str | None = None, status: str | None = None,
                    approvals_required: int | None = None, live_from: datetime | None | str = "unchanged",
                    live_until: datetime | None | str = "unchanged", is_event_feed: bool | None = None,
-                   operation_name: str | None = None, now: datetime | None = None) -> Channel:
+                   operation_name: str | None = None, late_after_minutes: int | None | str = "unchanged",
+                   now: datetime | None = None) -> Channel:
     now = now or utcnow()
     channel = get_or_404(session, Channel, channel_id, "channel")
     _must_admin(session, actor, "channel.update", "channel", channel.id, unit_id=channel.unit_id)
@@ -205,7 +206,10 @@ def update_channel(session: Session, actor, channel_id: int, *, name: str | None
         "live_until": channel.live_until if live_until == "unchanged" else live_until,
         "is_event_feed": channel.is_event_feed if is_event_feed is None else bool(is_event_feed),
         "operation_name": channel.operation_name if operation_name is None else (operation_name.strip() or None),
+        "late_after_minutes": channel.late_after_minutes if late_after_minutes == "unchanged" else late_after_minutes,
     }
+    if problem := lateness.late_after_problem(new["late_after_minutes"]):
+        raise ValidationFailed(problem, field_errors={"late_after_minutes": [problem]})
     if new["status"] not in CHANNEL_STATUSES:
         raise ValidationFailed(f"The status must be one of {', '.join(CHANNEL_STATUSES)}.",
                                field_errors={"status": ["Unknown status."]})

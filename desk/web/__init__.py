@@ -88,6 +88,8 @@ def register_web(app: Flask) -> None:
     from .event_feeds import bp as feeds_bp; app.register_blueprint(feeds_bp)  # noqa: E702 (event feeds' state)
     from .pauses import bp as pauses_bp; app.register_blueprint(pauses_bp)  # noqa: E702 (emergency stop)
     from .media_library import bp as library_bp; app.register_blueprint(library_bp)  # noqa: E702 (media library)
+    from .worker_status import bp as status_bp; app.register_blueprint(status_bp)  # noqa: E702 (publishing status)
+    from .target_decisions import bp as decisions_bp; app.register_blueprint(decisions_bp)  # noqa: E702 (decisions)
 
 
 def platform_context():

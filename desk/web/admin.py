@@ -259,17 +259,19 @@ def edit_channel(channel_id: int):
     shown = {"live_from": local_input(channel.live_from, zone), "live_until": local_input(channel.live_until, zone)}
     form = ChannelEditForm(data={"name": channel.name, "status": channel.status,
                                  "approvals_required": channel.approvals_required, **shown,
-                                 "is_event_feed": channel.is_event_feed, "operation_name": channel.operation_name})
+                                 "is_event_feed": channel.is_event_feed, "operation_name": channel.operation_name,
+                                 "late_after_minutes": channel.late_after_minutes})
     if form.validate_on_submit():
         try:
             window = form.window(zone, shown)
             admin_service.update_channel(db(), actor, channel.id, name=form.name.data, status=form.status.data,
                                          approvals_required=form.approvals_required.data, **window,
-                                         **form.event_feed())
+                                         **form.event_feed(), late_after_minutes=form.late_after_minutes.data)
         except ValidationFailed as exc:
             show_refusal(db(), form, exc)
             channel = get_or_404(db(), Channel, channel_id, "channel")
         else:
             flash(f"Saved channel {channel.name}.", "success")
             return redirect(url_for("admin.channels"))
-    return render_template("admin/channel_form.html", form=form, channel=channel, status_labels=STATUS_LABELS)
+    return render_template("admin/channel_form.html", form=form, channel=channel, status_labels=STATUS_LABELS,
+                           late_default=settings().late_after_minutes)

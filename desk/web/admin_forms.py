@@ -14,7 +14,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import BooleanField, EmailField, IntegerField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from ..errors import DeskError, ValidationFailed
 from ..models import CHANNEL_STATUSES, ROLES, Channel, Unit, User
@@ -122,6 +122,8 @@ class ChannelCreateForm(_ChannelFields):
 class ChannelEditForm(_ChannelFields):
     status = SelectField("Status", choices=[SelectChoice(s, STATUS_LABELS[s]) for s in CHANNEL_STATUSES],
                          validate_choice=False)
+    late_after_minutes = IntegerField("How late is too late (minutes)", validators=[Optional()],
+                                      render_kw={"min": 0, "inputmode": "numeric"})
 
 
 def local_input(moment: datetime | None, zone: ZoneInfo) -> str:

@@ -1,0 +1,96 @@
+"""The buttons a person uses to settle a post the worker could not: on the post's page, next to the channel.
+
+Every form is CSRF-checked (CSRFProtect covers the whole app); a refusal is audited by the service and
+shown as the error page; a decision someone already took comes back as a plain flashed message.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, flash, g, redirect, url_for
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from wtforms import URLField
+from wtforms.validators import Length
+
+from ..clock import utcnow
+from ..errors import ValidationFailed
+from ..models import Target, User
+from ..person_decisions import KIND_LABELS
+from ..services import target_decisions as svc
+from ..services.common import get_or_404
+from . import db
+
+bp = Blueprint("decisions", __name__, url_prefix="/targets")
+
+
+class PublishedLinkForm(FlaskForm):
+    url = URLField("Link to the published post", validators=[Length(max=2000)],
+                   render_kw={"placeholder": "https://", "autocomplete": "off"})
+
+
+def me() -> User:
+    return current_user._get_current_object()
+
+
+@bp.app_context_processor
+def decision_helpers():
+    """Computed only when a template asks: the post page's buttons and the dashboard's list."""
+    def offers(post):
+        # The partial asks once per channel of the post: look the post up once per request.
+        cache = g.setdefault("target_decision_offers", {})
+        if post.id not in cache:
+            cache[post.id] = svc.offers_for(db(), me(), post) if current_user.is_authenticated else {}
+        return cache[post.id]
+
+    def waiting():
+        return svc.waiting_for_person(db(), me()) if current_user.is_authenticated else []
+
+    return {"target_decision_offers": offers, "waiting_for_person": waiting, "decision_kinds": KIND_LABELS,
+            "published_link_form": PublishedLinkForm}
+
+
+def _back(target) -> str:
+    return url_for("posts.view_post", post_id=target.post_id) + f"#target-{target.channel_id}"
+
+
+@bp.post("/<int:target_id>/not-published")
+@login_required
+def not_published(target_id: int):
+    """It was not published: send it (the worker takes it on its next pass)."""
+    target = svc.not_published(db(), me(), target_id)
+    flash(f"Noted: it did not go out on {target.channel.name}. The desk sends it within seconds.", "success")
+    return redirect(_back(target))
+
+
+@bp.post("/<int:target_id>/published")
+@login_required
+def published(target_id: int):
+    """It was published: record the link a person found on the platform."""
+    form = PublishedLinkForm()
+    form.validate()
+    try:
+        target = svc.published(db(), me(), target_id, form.url.data or "", now=utcnow())
+    except ValidationFailed as exc:
+        db().rollback()
+        flash(f"Nothing was changed: {exc.message}", "error")
+        return redirect(_back(get_or_404(db(), Target, target_id, "post on a channel")))
+    flash(f"Recorded as published on {target.channel.name}, with the link you gave. It will not be sent again.",
+          "success")
+    return redirect(_back(target))
+
+
+@bp.post("/<int:target_id>/send-late")
+@login_required
+def send_late(target_id: int):
+    """Send a post whose time passed long ago: it goes out now."""
+    target = svc.send_late(db(), me(), target_id)
+    flash(f"Post {target.post_id} goes to {target.channel.name} now, late.", "success")
+    return redirect(_back(target))
+
+
+@bp.post("/<int:target_id>/drop-late")
+@login_required
+def drop_late(target_id: int):
+    """Do not send a post whose moment has gone."""
+    target = svc.drop_late(db(), me(), target_id)
+    flash(f"Post {target.post_id} will not go to {target.channel.name}.", "success")
+    return redirect(_back(target))
