@@ -17,24 +17,27 @@ from .errors import ValidationFailed, WorkflowConflict
 DRAFT, IN_REVIEW, APPROVED, REJECTED = "draft", "in_review", "approved", "rejected"
 PUBLISHED, PARTLY_PUBLISHED, FAILED = "published", "partly_published", "failed"
 WITHDRAWN, RETRACTED = "withdrawn", "retracted"
+# A recurring series, once approved, runs (its occurrences are posts of their own) until it ends.
+RECURRING, ENDED = "recurring", "ended"
 
 # Target states (pending: not yet approved; cancelled: its post was withdrawn)
 T_PENDING, T_QUEUED, T_SENDING, T_PUBLISHED = "pending", "queued", "sending", "published"
 T_RETRYING, T_FAILED, T_HELD, T_UNKNOWN = "retrying", "failed", "held", "unknown"
 T_CANCELLED, T_RETRACTED = "cancelled", "retracted"
+T_PATTERN = "pattern"  # a running series' own target: never sent itself, copied into each occurrence
 
 TARGET_IN_FLIGHT = {T_QUEUED, T_SENDING, T_RETRYING, T_HELD, T_UNKNOWN}
-EDITABLE = {DRAFT, REJECTED, IN_REVIEW, APPROVED}
+EDITABLE = {DRAFT, REJECTED, IN_REVIEW, APPROVED, RECURRING}
 
 POST_STATE_LABELS = {
     DRAFT: "Draft", IN_REVIEW: "Awaiting approval", APPROVED: "Approved", REJECTED: "Rejected",
     PUBLISHED: "Published", PARTLY_PUBLISHED: "Partly published", FAILED: "Failed",
-    WITHDRAWN: "Withdrawn", RETRACTED: "Retracted",
+    WITHDRAWN: "Withdrawn", RETRACTED: "Retracted", RECURRING: "Series running", ENDED: "Series ended",
 }
 TARGET_STATE_LABELS = {
     T_PENDING: "Not yet approved", T_QUEUED: "Queued", T_SENDING: "Sending", T_PUBLISHED: "Published",
     T_RETRYING: "Retrying", T_FAILED: "Failed", T_HELD: "Held", T_UNKNOWN: "Outcome unknown",
-    T_CANCELLED: "Cancelled", T_RETRACTED: "Retracted",
+    T_CANCELLED: "Cancelled", T_RETRACTED: "Retracted", T_PATTERN: "Pattern of the series",
 }
 
 # action -> states it may start from
@@ -43,7 +46,7 @@ TRANSITIONS = {
     "submit": {DRAFT, REJECTED},
     "approve": {IN_REVIEW},
     "reject": {IN_REVIEW},
-    "withdraw": {IN_REVIEW, APPROVED},
+    "withdraw": {IN_REVIEW, APPROVED, RECURRING},
     "retract": {PUBLISHED, PARTLY_PUBLISHED},
 }
 
@@ -68,8 +71,10 @@ class TargetSpec:
     media: tuple[str, ...] = ()     # content hashes of the attached files, in order
 
 
-def content_hash(body: str, link: str | None, targets: Iterable[TargetSpec]) -> str:
-    """What an approval is bound to: the words, the link, the files, and where and when they go."""
+def content_hash(body: str, link: str | None, targets: Iterable[TargetSpec],
+                 recurrence: tuple[str, datetime | None] | None = None) -> str:
+    """What an approval is bound to: the words, the link, the files, and where and when they go.
+    A series' rule and end are part of it: approving a series approves when it repeats."""
     material = {
         "body": body or "",
         "link": link or "",
@@ -78,6 +83,9 @@ def content_hash(body: str, link: str | None, targets: Iterable[TargetSpec]) -> 
              t.extra or "{}", list(t.media)] for t in targets
         ),
     }
+    if recurrence is not None:  # only then, so that the hashes of one-off posts stay as they were
+        rule, until = recurrence
+        material["recurrence"] = [rule, until.isoformat() if until else None]
     blob = json.dumps(material, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 

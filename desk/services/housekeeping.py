@@ -1,13 +1,15 @@
 """What the worker does each pass besides publishing, because time passed: access grants that expire
-or are due their 14-day warning, and event feeds that end. Each part is its own transaction; a failure
+or are due their 14-day warning, event feeds that end, and the occurrences of recurring series to make. Each part is its own transaction; a failure
 is logged and never stops the publishing that follows (the next pass tries again)."""
 from __future__ import annotations
 
 import logging
 from datetime import datetime
+from functools import partial
+from zoneinfo import ZoneInfo
 
 from ..clock import utcnow
-from . import event_feeds, grants
+from . import event_feeds, grants, recurring
 
 log = logging.getLogger("desk.worker")
 
@@ -16,11 +18,13 @@ STEPS = (("grants", grants.expire_and_warn, ("expired", "warned")),
          ("event_feeds", event_feeds.close_ended_feeds, ("reminded", "dormant")))
 
 
-def run(session_factory, worker: str, now: datetime | None = None) -> dict[str, int]:
-    """Counts per step, e.g. {"grants.expired": 1, "event_feeds.dormant": 0, ...}."""
+def run(session_factory, worker: str, now: datetime | None = None, zone: ZoneInfo | None = None) -> dict[str, int]:
+    """Counts per step, e.g. {"grants.expired": 1, "event_feeds.dormant": 0, ...}. `zone` is the desk's
+    (a series' rule is read on its clock); without it, the DESK_TIMEZONE the settings read."""
     now = now or utcnow()
     counts: dict[str, int] = {}
-    for name, step, labels in STEPS:
+    series = ("recurring", partial(recurring.generate, zone=zone or recurring.desk_zone()), ("made", "missed", "ended"))
+    for name, step, labels in (*STEPS, series):
         try:
             with session_factory() as s:
                 done = step(s, now, worker=worker)

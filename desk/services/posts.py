@@ -8,14 +8,14 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import event_feeds
+from .. import event_feeds, recurrence
 from .. import permissions as perm
 from .. import workflow as wf
 from ..clock import utcnow
 from ..errors import DeskError, ValidationFailed, WorkflowConflict
 from ..models import Approval, Channel, Media, Post, Target, TargetMedia
 from ..platforms import Content, MediaItem, PlatformContext, PlatformError, RemoteRef, publisher_class, publisher_for
-from . import audit_trail, post_screening
+from . import audit_trail, post_screening, recurring
 from .common import ensure, get_or_404
 from .grants import load_access
 
@@ -30,10 +30,17 @@ class TargetInput:
 
 
 @dataclass
+class RecurrenceInput:
+    rule: str
+    until: datetime | None = None  # UTC; None: until someone stops it
+
+
+@dataclass
 class PostInput:
     body: str
     link: str | None = None
     targets: list[TargetInput] = field(default_factory=list)
+    recurrence: RecurrenceInput | None = None  # a repeating series; None: a one-off post
 
 
 @dataclass
@@ -70,7 +77,7 @@ def content_of(target: Target) -> Content:
 
 def _snapshot(post: Post) -> dict:
     """The version an auditor needs to see: exactly what was written, where and when."""
-    return {
+    return {**_recurrence_snapshot(post),
         "body": post.body, "link": post.link, "content_hash": post.content_hash,
         "targets": [{"channel_id": t.channel_id, "text": t.text,
                      "scheduled_at": t.scheduled_at.isoformat() if t.scheduled_at else None,
@@ -79,6 +86,31 @@ def _snapshot(post: Post) -> dict:
                                for m in t.media_links]}
                     for t in post.targets],
     }
+
+
+def _recurrence_snapshot(post: Post) -> dict:
+    if not post.recurrence_rule:
+        return {}
+    until = post.recurrence_until
+    return {"recurrence": {"rule": post.recurrence_rule, "until": until.isoformat() if until else None}}
+
+
+def _hash_of(post: Post) -> str:
+    rule = (post.recurrence_rule, post.recurrence_until) if post.recurrence_rule else None
+    return wf.content_hash(post.body, post.link, _specs(post), rule)
+
+
+def _series_problems(post: Post, now: datetime, problems: dict[str, list[str]]) -> None:
+    """A series goes out at its rule's times: a channel's own time has no place in it."""
+    if not post.recurrence_rule:
+        return
+    for t in post.targets:
+        if t.scheduled_at is not None:
+            problems.setdefault(target_field(t.channel_id, "scheduled_at"), []).append(
+                "A repeating post goes out at the times of its rule: leave this channel's own time empty.")
+    if post.recurrence_until is not None and post.recurrence_until <= now:
+        problems.setdefault("recurrence_until", []).append("That end date has passed: choose a later one, "
+                                                           "or leave it empty.")
 
 
 def target_field(channel_id: int, name: str) -> str:
@@ -109,6 +141,7 @@ def problems_of(post: Post, now: datetime) -> dict[str, list[str]]:
             problems.setdefault(key, []).extend(exc.field_errors[key])
         if feed_closed := event_feeds.refusal(t.channel, t.scheduled_at, now):  # outside the event's window
             problems.setdefault(key, []).append(feed_closed)
+    _series_problems(post, now, problems)
     post_screening.add_problems(post, now, problems)
     return problems
 
@@ -133,7 +166,11 @@ def _apply_input(session: Session, post: Post, data: PostInput) -> None:
             target.extra = canonical_extra(spec.extra)
         if spec.media_ids is not None:
             _attach_media(session, target, spec.media_ids)
-    post.content_hash = wf.content_hash(post.body, post.link, _specs(post))
+    series = data.recurrence
+    # The rule is read once here, so that one that cannot be read is never saved.
+    post.recurrence_rule = recurrence.parse(series.rule).text if series else None
+    post.recurrence_until = series.until if series else None
+    post.content_hash = _hash_of(post)
 
 
 def _media_units(session: Session, data: PostInput) -> set[int]:
@@ -190,12 +227,17 @@ def save_draft(session: Session, actor, data: PostInput, post_id: int | None = N
         post = get_or_404(session, Post, post_id, "post")
         ensure(session, perm.can_edit_post(actor, post), actor, "post.edit",
                "Only the post's author may edit it.", object_type="post", object_id=post.id, post_id=post.id)
+        if post.series_id is not None:
+            raise WorkflowConflict(f"This is one occurrence of the repeating post {post.series_id}: edit that "
+                                   "series instead (it then needs approving again), or withdraw just this one.")
         wf.require_transition(post.status, "edit")
+        if post.status == wf.RECURRING:
+            post = recurring.lock_series(session, post.id)  # no worker makes occurrences of the old version now
         if any(t.status in (wf.T_SENDING, wf.T_PUBLISHED) for t in post.targets):
             raise WorkflowConflict("Part of this post is already going out: it can no longer be edited.")
         before_hash, before_status = post.content_hash, post.status
         _apply_input(session, post, data)
-        if post.content_hash == before_hash and before_status in (wf.IN_REVIEW, wf.APPROVED):
+        if post.content_hash == before_hash and before_status in (wf.IN_REVIEW, wf.APPROVED, wf.RECURRING):
             session.rollback()  # nothing changed: nothing is withdrawn
             return DraftResult(post, problems_of(post, now))
         for t in post.targets:
@@ -211,6 +253,10 @@ def save_draft(session: Session, actor, data: PostInput, post_id: int | None = N
         audit_trail.record(session, actor, "post.edited", "post", post.id, post_id=post.id, now=now,
                            details={"previous_status": before_status, "previous_hash": before_hash,
                                     "approvals_withdrawn": withdrawn, "version": post.version, **_snapshot(post)})
+        if before_status == wf.RECURRING:
+            recurring.withdraw_occurrences(session, actor, post, now, free_slots=True,
+                                           reason="The series was edited: its occurrences wait for the new "
+                                                  "version's approval.")
     session.commit()
     return DraftResult(post, problems_of(post, now))
 
@@ -285,6 +331,10 @@ def approve(session: Session, actor, post_id: int, expected_hash: str | None = N
     if left:
         audit_trail.record(session, actor, "post.approval_recorded", "post", post.id, post_id=post.id,
                            now=now, details=details)
+    elif post.recurrence_rule:
+        recurring.start(post, now)  # its occurrences are made ahead by the worker, from now on
+        audit_trail.record(session, actor, "post.approved", "post", post.id, post_id=post.id, now=now,
+                           details={**details, **_snapshot(post), "series": True})
     else:
         post.status = wf.APPROVED
         for t in post.targets:
@@ -325,6 +375,8 @@ def withdraw(session: Session, actor, post_id: int, reason: str | None = None, n
                      "Only the author or an approver of its channels may withdraw a post.")
     if any(t.status in (wf.T_SENDING, wf.T_PUBLISHED, wf.T_UNKNOWN) for t in post.targets):
         raise WorkflowConflict("Part of this post has already gone out (or may have): retract it instead.")
+    if post.status == wf.RECURRING:
+        post = recurring.lock_series(session, post.id)
     before = post.status
     post.status = wf.WITHDRAWN
     for t in post.targets:
@@ -332,6 +384,9 @@ def withdraw(session: Session, actor, post_id: int, reason: str | None = None, n
     post.updated_at = now
     audit_trail.record(session, actor, "post.withdrawn", "post", post.id, post_id=post.id, now=now,
                        details={"previous_status": before, "reason": (reason or "").strip() or None})
+    if post.recurrence_rule:
+        recurring.withdraw_occurrences(session, actor, post, now, free_slots=False,
+                                       reason=f"The repeating post {post.id} was stopped.")
     session.commit()
     return post
 
