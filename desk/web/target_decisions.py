@@ -9,9 +9,7 @@ from flask import Blueprint, flash, g, redirect, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from wtforms import URLField
-from wtforms.validators import Length
 
-from ..clock import utcnow
 from ..errors import ValidationFailed
 from ..models import Target, User
 from ..person_decisions import KIND_LABELS
@@ -23,7 +21,7 @@ bp = Blueprint("decisions", __name__, url_prefix="/targets")
 
 
 class PublishedLinkForm(FlaskForm):
-    url = URLField("Link to the published post", validators=[Length(max=2000)],
+    url = URLField("Link to the published post",
                    render_kw={"placeholder": "https://", "autocomplete": "off"})
 
 
@@ -52,30 +50,32 @@ def _back(target) -> str:
     return url_for("posts.view_post", post_id=target.post_id) + f"#target-{target.channel_id}"
 
 
+def _done(target, message: str):
+    """Back to the channel on the post's page, saying what the decision did."""
+    flash(message, "success")
+    return redirect(_back(target))
+
+
 @bp.post("/<int:target_id>/not-published")
 @login_required
 def not_published(target_id: int):
     """It was not published: send it (the worker takes it on its next pass)."""
     target = svc.not_published(db(), me(), target_id)
-    flash(f"Noted: it did not go out on {target.channel.name}. The desk sends it within seconds.", "success")
-    return redirect(_back(target))
+    return _done(target, f"Noted: it did not go out on {target.channel.name}. The desk sends it within seconds.")
 
 
 @bp.post("/<int:target_id>/published")
 @login_required
 def published(target_id: int):
     """It was published: record the link a person found on the platform."""
-    form = PublishedLinkForm()
-    form.validate()
-    try:
-        target = svc.published(db(), me(), target_id, form.url.data or "", now=utcnow())
+    try:  # the service checks the link, so the rules live in one place
+        target = svc.published(db(), me(), target_id, PublishedLinkForm().url.data or "")
     except ValidationFailed as exc:
         db().rollback()
         flash(f"Nothing was changed: {exc.message}", "error")
         return redirect(_back(get_or_404(db(), Target, target_id, "post on a channel")))
-    flash(f"Recorded as published on {target.channel.name}, with the link you gave. It will not be sent again.",
-          "success")
-    return redirect(_back(target))
+    return _done(target, f"Recorded as published on {target.channel.name}, with the link you gave. It will not "
+                         "be sent again.")
 
 
 @bp.post("/<int:target_id>/send-late")
@@ -83,8 +83,7 @@ def published(target_id: int):
 def send_late(target_id: int):
     """Send a post whose time passed long ago: it goes out now."""
     target = svc.send_late(db(), me(), target_id)
-    flash(f"Post {target.post_id} goes to {target.channel.name} now, late.", "success")
-    return redirect(_back(target))
+    return _done(target, f"Post {target.post_id} goes to {target.channel.name} now, late.")
 
 
 @bp.post("/<int:target_id>/drop-late")
@@ -92,5 +91,4 @@ def send_late(target_id: int):
 def drop_late(target_id: int):
     """Do not send a post whose moment has gone."""
     target = svc.drop_late(db(), me(), target_id)
-    flash(f"Post {target.post_id} will not go to {target.channel.name}.", "success")
-    return redirect(_back(target))
+    return _done(target, f"Post {target.post_id} will not go to {target.channel.name}.")
