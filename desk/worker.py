@@ -1,9 +1,11 @@
 """The publishing worker: APScheduler is only its clock, the database is the truth.
 
-One interval job asks the database what is due, claims it (committed before any platform is called),
-calls each target's adapter and records what happened through the publishing use cases. A restart loses
-nothing: what was claimed by a worker that died becomes `unknown` when its lease runs out and is
-reconciled against the platform before anything is sent again.
+Each pass asks the database what is due, claims one target per free channel (committed before any
+platform is called) for as many slots as its pool has free, and hands each claim to the pool, which calls
+the adapter and records what happened through the publishing use cases. A pass does not wait for its
+calls: a slot that frees asks for another pass at once. A restart loses nothing: what was claimed by a
+worker that died becomes `unknown` when its lease runs out and is reconciled against the platform
+before anything is sent again.
 """
 from __future__ import annotations
 
@@ -11,18 +13,22 @@ import fcntl
 import logging
 import os
 import signal
-import socket
 import threading
 import time
 import traceback
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
+from sqlalchemy import exc as db_errors
 from sqlalchemy.engine import Engine
 
+from . import rate_limits
+from .clock import utcnow
 from .platforms import PlatformContext, PlatformError, publisher_for
-from .platforms.base import TRANSIENT
-from .services import housekeeping, publishing
+from .platforms.base import PERMANENT, RATE_LIMITED, TRANSIENT
+from .services import housekeeping, publishing, reconciling, worker_registry
 
 log = logging.getLogger("desk.worker")
 
@@ -36,12 +42,13 @@ class PassResult:
     expired: int = 0
     held: int = 0
     released: int = 0
+    late: int = 0
     outcomes: dict[int, str] = field(default_factory=dict)  # target id -> state after its attempt
     reconciled: dict[int, str] = field(default_factory=dict)  # target id -> state after reconciling
 
 
 def worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    return worker_registry.new_worker_id()
 
 
 def _where(exc: BaseException) -> str:
@@ -53,74 +60,214 @@ def _where(exc: BaseException) -> str:
     return f"{type(exc).__name__} at {os.path.basename(last.filename)}:{last.lineno}"
 
 
-def _publish(session_factory, context, worker, settings, claim, now) -> str:
-    """One attempt on one claimed target; whatever goes wrong is recorded, never raised."""
-    started = time.monotonic()
-    error = ref = None
-    try:
-        ref = publisher_for(claim.channel, context).publish(claim.request)
-    except PlatformError as exc:
-        error = exc
-    except Exception as exc:  # an adapter bug must not stop the other targets
-        log.error("unexpected error publishing target=%s: %s", claim.target_id, _where(exc))
-        error = PlatformError(TRANSIENT, "The desk met an unexpected error while sending this. It will try "
-                              "again by itself; if it keeps failing, tell the desk's administrator.",
-                              code="unexpected")
-    duration_ms = round((time.monotonic() - started) * 1000)
-    with session_factory() as s:
-        if error is None:
-            publishing.record_success(s, claim, worker, ref, now=now)
-            outcome = "published"
-        else:
-            outcome = publishing.record_failure(s, claim, worker, error, max_attempts=settings.max_attempts,
-                                                retry_base_seconds=settings.retry_base_seconds, now=now)
-    log.info("attempt target=%s post=%s channel=%s platform=%s attempt=%s outcome=%s%s duration_ms=%s",
-             claim.target_id, claim.post_id, claim.channel.id, claim.channel.platform, claim.attempt_no, outcome,
-             f" error_class={error.error_class} code={error.code}" if error else "", duration_ms)
-    return outcome
+def database_unavailable(exc: BaseException) -> bool:
+    """An error that waiting cures: the server restarting, the network, SQLite's file busy."""
+    return isinstance(exc, (db_errors.OperationalError, db_errors.InterfaceError)) or (
+        isinstance(exc, db_errors.DBAPIError) and exc.connection_invalidated)
 
 
-def _reconcile(session_factory, context, worker, settings, now) -> dict[int, str]:
-    """Ask the platform about each target whose sending was interrupted, then settle it."""
-    with session_factory() as s:
-        pending = [(t.id, t.channel, publishing.request_for(t))
-                   for t in publishing.unknown_targets(s, limit=settings.worker_batch_size)]
-    settled = {}
-    for target_id, channel, request in pending:
+class _Inline:
+    """An executor that runs each call at once: one pass then publishes everything it claimed (tests)."""
+
+    def submit(self, fn, *args) -> Future:
+        future: Future = Future()
         try:
-            found = publisher_for(channel, context).find_published(request)
-        except PlatformError as exc:
-            log.warning("reconcile target=%s channel=%s platform=%s outcome=unchecked error_class=%s code=%s",
-                        target_id, channel.id, channel.platform, exc.error_class, exc.code)
-            continue  # still unknown: asked again next pass, never sent blindly
-        except Exception as exc:
-            log.error("unexpected error reconciling target=%s: %s", target_id, _where(exc))
-            continue
-        with session_factory() as s:
-            settled[target_id] = publishing.settle_unknown(s, target_id, worker, found, now=now)
-        log.info("reconcile target=%s channel=%s platform=%s outcome=%s", target_id, channel.id, channel.platform,
-                 settled[target_id])
-    return settled
+            future.set_result(fn(*args))
+        except BaseException as exc:  # noqa: BLE001 (handed to whoever reads the future)
+            future.set_exception(exc)
+        return future
+
+
+class Runner:
+    """One process's publishing: passes, the pool of platform calls, and what is in flight right now.
+
+    The heartbeat reads `in_flight()` to renew those leases; a free slot calls `on_free` so the process
+    can pass again without waiting for its clock.
+    """
+
+    def __init__(self, session_factory, context: PlatformContext, worker: str, settings, *, executor=None,
+                 on_free=None, stopping: threading.Event | None = None):
+        self.sessions, self.context, self.worker, self.settings = session_factory, context, worker, settings
+        self.executor = executor or _Inline()
+        self.on_free = on_free or (lambda: None)
+        self.stopping = stopping or threading.Event()
+        self._calls: dict[int, int] = {}  # target id -> channel id, calls under way
+        self._checks: set[int] = set()  # channel ids being asked about an unknown target
+        self._lock = threading.Lock()
+        bind = session_factory.kw.get("bind")
+        # SQLite has one writer: its transactions take turns here rather than read what another is changing.
+        self._db = threading.Lock() if bind is not None and bind.dialect.name == "sqlite" else None
+        self.last_error: str | None = None
+
+    def db(self):
+        return self._db or nullcontext()
+
+    def in_flight(self) -> set[int]:
+        with self._lock:
+            return set(self._calls)
+
+    def free_slots(self) -> int:
+        with self._lock:
+            return max(0, self.settings.worker_pool_size - len(self._calls) - len(self._checks))
+
+    # ---- one pass ----
+
+    def run_pass(self, now: datetime | None = None) -> PassResult:
+        """Expire dead leases, hold and release, claim what is due and hand it to the pool, reconcile."""
+        result = PassResult()
+        s = self.settings
+        with self.db():
+            housekeeping.run(self.sessions, self.worker, now)  # grants that expire, event feeds that end
+            with self.sessions() as session:
+                result.expired = publishing.expire_leases(session, self.worker, now=now)
+                result.held, result.released, result.late = publishing.hold_and_release(
+                    session, self.worker, now=now, zone=s.zone, late_after_minutes=s.late_after_minutes)
+        if free := min(self.free_slots(), s.worker_batch_size):
+            with self.db(), self.sessions() as session:
+                claims = publishing.claim_due(session, self.worker, now=now, limit=free,
+                                              lease_seconds=s.lease_seconds)
+            for claim in claims:
+                with self._lock:
+                    self._calls[claim.target_id] = claim.channel.id
+                self._hand_over(self._attempt, claim, now, result.outcomes, claim.target_id)
+        if free := self.free_slots():
+            with self.db(), self.sessions() as session:
+                checks = reconciling.claim_checks(session, self.worker, now=now, limit=free,
+                                                  lease_seconds=s.lease_seconds)
+            for check in checks:
+                with self._lock:
+                    self._checks.add(check.channel.id)
+                self._hand_over(self._check, check, now, result.reconciled, check.target_id)
+        return result
+
+    def _hand_over(self, fn, item, now, outcomes: dict, key: int) -> None:
+        def done(future: Future) -> None:
+            if not future.cancelled() and future.exception() is None and future.result() is not None:
+                outcomes[key] = future.result()
+
+        self.executor.submit(fn, item, now).add_done_callback(done)
+
+    def _freed(self) -> None:
+        if not self.stopping.is_set():
+            self.on_free()
+
+    # ---- in the pool ----
+
+    def _attempt(self, claim: publishing.Claim, now: datetime | None) -> str | None:
+        """One attempt on one claimed target; whatever goes wrong is recorded, never raised."""
+        try:
+            return self._attempt_and_record(claim, now)
+        finally:
+            with self._lock:
+                self._calls.pop(claim.target_id, None)
+            self._freed()
+
+    def _attempt_and_record(self, claim: publishing.Claim, now: datetime | None) -> str | None:
+        started = time.monotonic()
+        error = ref = None
+        with rate_limits.observing() as seen:
+            try:
+                ref = publisher_for(claim.channel, self.context).publish(claim.request)
+            except PlatformError as exc:
+                error = exc
+            except Exception as exc:  # an adapter bug must not stop the other targets
+                log.error("unexpected error publishing target=%s: %s", claim.target_id, _where(exc))
+                error = PlatformError(TRANSIENT, "The desk met an unexpected error while sending this. It will "
+                                      "try again by itself; if it keeps failing, tell the desk's administrator.",
+                                      code="unexpected")
+        duration_ms = round((time.monotonic() - started) * 1000)
+        at = now or utcnow()
+        pacing = rate_limits.after_call(claim.channel.platform, seen, at, retry_after=(
+            error.retry_after if error is not None and error.error_class == RATE_LIMITED else None))
+        s = self.settings
+        if error is None:
+            outcome = self._record(f"target={claim.target_id}", lambda session: publishing.record_success(
+                session, claim, self.worker, ref, now=now, pacing=pacing))
+        else:
+            outcome = self._record(f"target={claim.target_id}", lambda session: publishing.record_failure(
+                session, claim, self.worker, error, max_attempts=s.max_attempts,
+                retry_base_seconds=s.retry_base_seconds, now=now, pacing=pacing))
+        log.info("attempt target=%s post=%s channel=%s platform=%s attempt=%s outcome=%s%s duration_ms=%s "
+                 "worker=%s", claim.target_id, claim.post_id, claim.channel.id, claim.channel.platform,
+                 claim.attempt_no, outcome or "unrecorded",
+                 f" error_class={error.error_class} code={error.code}" if error else "", duration_ms, self.worker)
+        return outcome
+
+    def _check(self, check: reconciling.Check, now: datetime | None) -> str | None:
+        """Ask the platform whether an interrupted post went out, then settle it."""
+        try:
+            return self._check_and_record(check, now)
+        finally:
+            with self._lock:
+                self._checks.discard(check.channel.id)
+            self._freed()
+
+    def _check_and_record(self, check: reconciling.Check, now: datetime | None) -> str | None:
+        channel = check.channel
+        error = found = None
+        with rate_limits.observing() as seen:
+            try:
+                found = publisher_for(channel, self.context).find_published(check.request)
+            except NotImplementedError:
+                error = PlatformError(PERMANENT, reconciling.CANNOT_CHECK, code="cannot-check")
+            except PlatformError as exc:
+                error = exc
+            except Exception as exc:
+                log.error("unexpected error reconciling target=%s: %s", check.target_id, _where(exc))
+                error = PlatformError(TRANSIENT, "unexpected", code="unexpected")
+        pacing = rate_limits.after_call(channel.platform, seen, now or utcnow(), retry_after=(
+            error.retry_after if error is not None and error.error_class == RATE_LIMITED else None))
+        key = f"target={check.target_id}"
+        if error is None:
+            outcome = self._record(key, lambda s: reconciling.settle(s, check, self.worker, found, now=now,
+                                                                     pacing=pacing))
+        elif error.error_class == PERMANENT and error.code == "cannot-check":
+            outcome = self._record(key, lambda s: reconciling.hand_to_person(s, check, self.worker, now=now,
+                                                                             pacing=pacing))
+        else:  # still unknown: asked again when the channel's pacing allows, never sent blindly
+            self._record(key, lambda s: reconciling.not_answered(s, check, pacing, now=now))
+            outcome = None
+        log.info("reconcile target=%s channel=%s platform=%s outcome=%s%s worker=%s", check.target_id, channel.id,
+                 channel.platform, outcome or "unchecked",
+                 f" error_class={error.error_class} code={error.code}" if error else "", self.worker)
+        return outcome
+
+    def _record(self, what: str, write):
+        """Run one recording transaction; while the database is away, keep the outcome here and try again
+        (the heartbeat keeps the lease meanwhile) until it lands, or until the process has been stopping
+        for a lease's length. Then reconciliation settles it from the platform's side."""
+        delay, complained = 0.5, False
+        stop_deadline = None
+        while True:
+            try:
+                with self.db(), self.sessions() as session:
+                    result = write(session)
+                if complained:
+                    log.info("recorded %s once the database answered again", what)
+                return result
+            except Exception as exc:
+                if not database_unavailable(exc):
+                    log.error("could not record %s: %s; its lease runs out and reconciliation settles it",
+                              what, _where(exc))
+                    return None
+                self.last_error = f"database unavailable: {type(exc).__name__}"
+                if not complained:
+                    log.error("could not record %s: the database is unavailable (%s); keeping the outcome and "
+                              "trying again", what, type(exc).__name__)
+                    complained = True
+            if self.stopping.is_set():
+                stop_deadline = stop_deadline or time.monotonic() + self.settings.lease_seconds
+                if time.monotonic() > stop_deadline:
+                    log.error("gave up recording %s while stopping: reconciliation settles it", what)
+                    return None
+            time.sleep(delay)
+            delay = min(delay * 2, self.settings.worker_heartbeat_seconds)
 
 
 def run_pass(session_factory, context: PlatformContext, worker: str, settings,
              now: datetime | None = None) -> PassResult:
-    """One pass: expire dead leases, hold and release, claim what is due, publish it, reconcile."""
-    result = PassResult()
-    housekeeping.run(session_factory, worker, now)  # grants that expire, event feeds that end
-    with session_factory() as s:
-        result.expired = publishing.expire_leases(s, worker, now=now)
-        result.held, result.released = publishing.hold_and_release(s, worker, now=now)
-        claims = publishing.claim_due(s, worker, now=now, limit=settings.worker_batch_size,
-                                      lease_seconds=settings.lease_seconds)
-    for claim in claims:
-        try:
-            result.outcomes[claim.target_id] = _publish(session_factory, context, worker, settings, claim, now)
-        except Exception as exc:
-            # Recording failed (the database went away?): the lease runs out and reconciliation settles it.
-            log.error("could not record the attempt on target=%s: %s", claim.target_id, _where(exc))
-    result.reconciled = _reconcile(session_factory, context, worker, settings, now)
-    return result
+    """One pass whose calls all finish before it returns (tests and one-off runs)."""
+    return Runner(session_factory, context, worker, settings).run_pass(now)
 
 
 # ---- the long-running process ------------------------------------------------------------------
@@ -133,7 +280,7 @@ class SqliteWorkerLock:
         self.path = database_path + ".worker.lock"
         self.fd: int | None = None
 
-    def acquire(self) -> None:
+    def acquire(self, holder: str) -> None:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -145,7 +292,7 @@ class SqliteWorkerLock:
                 f"start. On SQLite one worker does all the publishing: stop the other one first (lock file "
                 f"{self.path}), or use PostgreSQL for several workers.") from None
         os.ftruncate(fd, 0)
-        os.write(fd, worker_id().encode())
+        os.write(fd, holder.encode())
         self.fd = fd
 
     def release(self) -> None:
@@ -175,9 +322,65 @@ def configure_logging(level: int = logging.INFO) -> None:
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
 
+class Heartbeat(threading.Thread):
+    """Every few seconds: we are alive, and the leases of our calls under way run on. A database outage
+    costs a log line and a retry next beat, never the thread."""
+
+    def __init__(self, session_factory, runner: Runner, settings):
+        super().__init__(name="desk-heartbeat", daemon=True)
+        self.sessions, self.runner, self.settings = session_factory, runner, settings
+        self.done = threading.Event()
+
+    def beat(self) -> None:
+        with self.sessions() as session:
+            worker_registry.beat(session, self.runner.worker, self.runner.in_flight(),
+                                 lease_seconds=self.settings.lease_seconds, pool_size=self.settings.worker_pool_size,
+                                 last_error=self.runner.last_error)
+
+    def run(self) -> None:
+        failing = False
+        while not self.done.wait(self.settings.worker_heartbeat_seconds):
+            try:
+                self.beat()
+            except Exception as exc:
+                if not failing:
+                    log.error("heartbeat failed: %s; trying again every %s s", _where(exc),
+                              self.settings.worker_heartbeat_seconds)
+                failing = True
+                continue
+            if failing:
+                log.info("heartbeat: the database answers again")
+                failing = False
+
+
+class Passes:
+    """Passes on demand, one at a time: a request during a pass makes one more pass after it, never a
+    second pass alongside it, and no request is ever lost."""
+
+    def __init__(self, run):
+        self.run = run
+        self._again = threading.Event()
+        self._running = threading.Lock()
+
+    def request(self) -> None:
+        self._again.set()
+        while self._again.is_set() and self._running.acquire(blocking=False):
+            try:
+                while self._again.is_set():
+                    self._again.clear()
+                    self.run()
+            finally:
+                self._running.release()
+
+    def wait_idle(self) -> None:
+        with self._running:
+            pass
+
+
 def serve(settings, engine: Engine, session_factory) -> None:
-    """Run passes every `worker_tick_seconds` until SIGTERM or SIGINT; return after a clean stop."""
-    from apscheduler.executors.pool import ThreadPoolExecutor
+    """Run until SIGTERM or SIGINT: a pass every `worker_tick_seconds`, one exactly when the next post is
+    due, and one whenever a pool slot frees; return after a clean stop."""
+    from apscheduler.executors.pool import ThreadPoolExecutor as SchedulerThreads
     from apscheduler.schedulers.blocking import BlockingScheduler
 
     _check_schema(engine)
@@ -187,44 +390,74 @@ def serve(settings, engine: Engine, session_factory) -> None:
         if not engine.url.database or engine.url.database == ":memory:":
             raise WorkerRefused("The worker needs a database file or server, not an in-memory SQLite database.")
         lock = SqliteWorkerLock(os.path.abspath(engine.url.database))
-        lock.acquire()
+        lock.acquire(me)
         log.info("SQLite: single worker (lock %s)", lock.path)
-    context = PlatformContext(settings, session_factory)
-    in_pass = threading.Lock()
     stopping = threading.Event()
+    scheduler = BlockingScheduler(timezone=timezone.utc, executors={"default": SchedulerThreads(2)},
+                                  job_defaults={"coalesce": True, "max_instances": 2, "misfire_grace_time": None})
+    pool = ThreadPoolExecutor(settings.worker_pool_size, thread_name_prefix="desk-call")
 
-    def tick() -> None:
-        with in_pass:
-            if stopping.is_set():
-                return
-            try:
-                run_pass(session_factory, context, me, settings)
-            except Exception as exc:  # the next tick tries again: the database still holds everything
-                log.error("pass failed: %s; retrying next tick", _where(exc))
+    def soon(job_id: str, when: datetime | None = None) -> None:
+        if stopping.is_set():
+            return
+        try:
+            scheduler.add_job(passes.request, "date", run_date=when or datetime.now(timezone.utc), id=job_id,
+                              replace_existing=True)
+        except Exception as exc:  # the scheduler is shutting down: the stop is under way anyway
+            log.debug("no wake-up scheduled: %s", type(exc).__name__)
 
-    scheduler = BlockingScheduler(timezone=timezone.utc, executors={"default": ThreadPoolExecutor(1)},
-                                  job_defaults={"coalesce": True, "max_instances": 1})
-    scheduler.add_job(tick, "interval", seconds=settings.worker_tick_seconds, id="publish-pass",
+    runner = Runner(session_factory, PlatformContext(settings, session_factory), me, settings, executor=pool,
+                    on_free=lambda: soon("slot-freed"), stopping=stopping)
+
+    def one_pass() -> None:
+        if stopping.is_set():
+            return
+        try:
+            runner.run_pass()
+            with runner.db(), session_factory() as s:
+                worker_registry.passed(s, me)
+                due = publishing.next_due_at(s)
+            runner.last_error = None
+        except Exception as exc:  # the next tick tries again: the database still holds everything
+            runner.last_error = _where(exc)
+            log.error("pass failed: %s; retrying next tick", _where(exc))
+            return
+        if due is not None:  # wake exactly then, not up to a tick late
+            soon("exact-wake", due + timedelta(milliseconds=5))
+
+    passes = Passes(one_pass)
+    with session_factory() as s:
+        worker_registry.register(s, me, settings.worker_pool_size)
+    heartbeat = Heartbeat(session_factory, runner, settings)
+    heartbeat.start()
+    scheduler.add_job(passes.request, "interval", seconds=settings.worker_tick_seconds, id="publish-pass",
                       next_run_time=datetime.now(timezone.utc))
 
     def stop(signum, _frame) -> None:
         if stopping.is_set():
             return
         stopping.set()
-        log.info("%s received: finishing the current pass, then stopping", signal.Signals(signum).name)
+        log.info("%s received: finishing the calls under way, then stopping", signal.Signals(signum).name)
         scheduler.remove_all_jobs()
         scheduler.shutdown(wait=False)
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-    log.info("worker %s started: a pass every %s s on %s", me, settings.worker_tick_seconds,
-             engine.url.render_as_string(hide_password=True))
+    log.info("worker %s started: %s calls at once, a pass every %s s, heartbeat every %s s, lease %s s, on %s",
+             me, settings.worker_pool_size, settings.worker_tick_seconds, settings.worker_heartbeat_seconds,
+             settings.lease_seconds, engine.url.render_as_string(hide_password=True))
     try:
         scheduler.start()
-        with in_pass:  # let a pass in flight record its outcomes before the process goes
-            pass
+        passes.wait_idle()  # a pass under way hands its claims to the pool ...
+        pool.shutdown(wait=True)  # ... whose calls finish and record their outcomes before the process goes
     finally:
+        heartbeat.done.set()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        try:
+            with session_factory() as s:
+                worker_registry.stopped(s, me)
+        except Exception as exc:
+            log.error("could not record the stop: %s", _where(exc))
         if lock:
             lock.release()
     log.info("worker %s stopped", me)

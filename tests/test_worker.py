@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from conftest import World
+from conftest import OPERATOR, World
 from desk import workflow as wf
 from desk.config import Settings
 from desk.db import make_session_factory
@@ -51,6 +51,11 @@ def approved(world, now, body="Road closed on the A40 until 6pm.", when=None, ch
     posts.submit(s, world.author, post.id, now=now)
     posts.approve(s, world.approver, post.id, now=now)
     return post
+
+
+def another_channel(world, name="DPA second training feed"):
+    """A channel of the author's unit besides world.channel: one call at a time goes to each channel."""
+    return admin.create_channel(world.session, OPERATOR, world.unit.id, "training", name)
 
 
 def fresh(session, model, object_id):
@@ -133,11 +138,20 @@ def test_auth_failure_holds_until_the_channel_is_active_again(world, one_pass, n
     admin.update_channel(s, world.admin, world.channel.id, status="active", now=now)
     result = one_pass(now)
     assert result.released == 2
-    assert result.outcomes == {lapsed_tid: wf.T_HELD, waiting_tid: wf.T_PUBLISHED}  # the rehearsal lapses again
-    assert fresh(s, Post, waiting.id).status == wf.PUBLISHED
+    # One call at a time per channel: the rehearsal goes first, lapses again, and the other is not tried
+    # against an authorisation that just failed.
+    assert result.outcomes == {lapsed_tid: wf.T_HELD}
     assert fresh(s, Channel, world.channel.id).status == "needs_reconnect"
+    assert one_pass(now).outcomes == {}
+    assert fresh(s, Target, waiting_tid).status == wf.T_HELD and fresh(s, Target, waiting_tid).attempts == 0
     released = s.scalars(select(AuditEvent.object_id).where(AuditEvent.action == "target.released")).all()
     assert sorted(released) == sorted([str(lapsed_tid), str(waiting_tid)])
+
+
+    posts.withdraw(s, world.author, lapsed.id, now=now)  # the rehearsal is over
+    admin.update_channel(s, world.admin, world.channel.id, status="active", now=now)
+    assert one_pass(now).outcomes == {waiting_tid: wf.T_PUBLISHED}
+    assert fresh(s, Post, waiting.id).status == wf.PUBLISHED
 
 
 def test_expired_lease_reconciled_to_published_when_it_went_out(world, one_pass, sessions, settings, now):
@@ -174,7 +188,7 @@ def test_expired_lease_back_to_the_queue_when_it_did_not(world, one_pass, now):
 def test_an_adapter_bug_fails_one_target_not_the_pass(world, one_pass, now, monkeypatch, caplog):
     s = world.session
     broken = approved(world, now, body="This one meets a bug.")
-    fine = approved(world, now, body="This one goes out.")
+    fine = approved(world, now, body="This one goes out.", channel=another_channel(world))
     broken_tid = broken.targets[0].id
 
     import desk.worker

@@ -16,11 +16,11 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from contextlib import contextmanager
-from email.utils import parsedate_to_datetime
 
 import requests
 from urllib3.exceptions import NewConnectionError, NameResolutionError, ProtocolError
 
+from .. import rate_limits
 from .base import AMBIGUOUS, AUTH, PERMANENT, RATE_LIMITED, TRANSIENT, PlatformError
 
 # requests-oauthlib and oauthlib log token requests and replies at DEBUG: credentials never reach a log.
@@ -83,25 +83,14 @@ def send(session: requests.Session, method: str, url: str, *, label: str, timeou
     if idempotent is None:
         idempotent = method in IDEMPOTENT_METHODS
     with translated(label, idempotent=idempotent):
-        return session.request(method, url, timeout=timeout, allow_redirects=False, **kwargs)
+        response = session.request(method, url, timeout=timeout, allow_redirects=False, **kwargs)
+    rate_limits.observe(response.headers)  # the worker paces the channel from what the platform said
+    return response
 
 
 def retry_after_seconds(headers: Mapping[str, str], now: Callable[[], float] = time.time) -> float | None:
     """How long to wait before retrying, from Retry-After (seconds or HTTP date) or x-rate-limit-reset."""
-    value = (headers.get("Retry-After") or "").strip()
-    if value:
-        if value.isdigit():
-            return float(value)
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            when = None
-        if when is not None and when.tzinfo is not None:
-            return max(0.0, when.timestamp() - now())
-    reset = (headers.get("x-rate-limit-reset") or "").strip()
-    if reset.isdigit():
-        return max(0.0, float(reset) - now())
-    return None
+    return rate_limits.retry_after_seconds(headers, now())
 
 
 def json_body(response: requests.Response) -> dict:

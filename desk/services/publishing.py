@@ -7,16 +7,19 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, true
 from sqlalchemy.orm import Session
 
+from .. import lateness, rate_limits
 from .. import pauses as pause_rules
 from .. import workflow as wf
 from ..clock import utcnow
-from ..models import Channel, Post, PublishAttempt, Target
+from ..models import AuditEvent, Channel, Post, PublishAttempt, Target
 from ..platforms import PlatformError, PublishRequest, RemoteRef
 from ..platforms.base import AMBIGUOUS, AUTH, PERMANENT, RATE_LIMITED, TRANSIENT
+from ..timezones import display
 from .audit_trail import SystemActor, record
 from .common import lock
 from .pauses import active as active_pauses
@@ -24,6 +27,7 @@ from . import post_screening
 from .posts import content_of
 
 LIVE_POST_STATES = (wf.APPROVED, wf.PARTLY_PUBLISHED)
+LOOKAHEAD = 20  # due targets looked at per channel and claim: those a pause or the screening holds, then one
 
 
 @dataclass(frozen=True)
@@ -59,21 +63,57 @@ def _roll_up(session: Session, post: Post, actor, now: datetime) -> None:
                         "targets": {str(t.channel_id): t.status for t in post.targets}})
 
 
-def hold_and_release(session: Session, worker: str, now: datetime | None = None) -> tuple[int, int]:
-    """Hold due targets whose channel cannot take them; release held ones whose channel can again."""
+def _due(now: datetime):
+    """Queued or retrying targets whose moment has come (a retry also waits for its next attempt time)."""
+    return (Target.status.in_((wf.T_QUEUED, wf.T_RETRYING)),
+            or_(Target.scheduled_at.is_(None), Target.scheduled_at <= now),
+            or_(Target.next_attempt_at.is_(None), Target.next_attempt_at <= now))
+
+
+def _due_order():
+    return func.coalesce(Target.next_attempt_at, Target.scheduled_at).asc().nulls_first(), Target.id
+
+
+def _blocked_channel(now: datetime, paused) -> ColumnElement[bool]:
+    """Channels that cannot take a post now: not active, outside their event window, or paused."""
+    blocked = or_(Channel.status != "active",
+                  and_(Channel.live_from.is_not(None), Channel.live_from > now),
+                  and_(Channel.live_until.is_not(None), Channel.live_until <= now))
+    if pause_rules.DESK_WIDE in paused:
+        return true()
+    if paused:
+        blocked = or_(blocked, Channel.unit_id.in_(list(paused)))
+    return blocked
+
+
+def _held_since(session: Session, target: Target) -> datetime | None:
+    return session.scalar(select(func.max(AuditEvent.at)).where(
+        AuditEvent.object_type == "target", AuditEvent.object_id == str(target.id),
+        AuditEvent.action == "target.held"))
+
+
+def hold_and_release(session: Session, worker: str, now: datetime | None = None, *, zone: ZoneInfo | None = None,
+                     late_after_minutes: int = lateness.DEFAULT_LATE_AFTER_MINUTES) -> tuple[int, int, int]:
+    """Hold due targets whose channel cannot take them; release held ones whose channel can again,
+    unless their time is too long past: those wait for a person. Returns (held, released, late).
+
+    Only held targets and the due targets of blocked channels are read, not the whole queue."""
     now = now or utcnow()
+    zone = zone or ZoneInfo("Europe/London")
     actor = SystemActor(f"worker:{worker}")
-    held = released = 0
+    held = released = late = 0
+    paused = active_pauses(session)
     rows = session.scalars(
-        select(Target).join(Post).where(Post.status.in_(LIVE_POST_STATES),
-                                         Target.status.in_((wf.T_QUEUED, wf.T_RETRYING, wf.T_HELD)))
+        select(Target).join(Post).join(Channel, Target.channel_id == Channel.id)
+        .where(Post.status.in_(LIVE_POST_STATES),
+               or_(Target.status == wf.T_HELD, and_(_blocked_channel(now, paused), *_due(now))))
         .with_for_update(skip_locked=True, of=Target)
     ).all()
-    paused = active_pauses(session)
     for t in rows:
         c = t.channel
-        if t.status == wf.T_HELD and pause_rules.awaits_confirmation(t.held_reason):
-            continue  # its time passed during a pause: a person decides, never the worker
+        if t.status == wf.T_HELD and (pause_rules.awaits_confirmation(t.held_reason)
+                                      or lateness.awaits_person(t.held_reason)):
+            continue  # its time passed while held: a person decides, never the worker
         if post_screening.still_blocked(t, now):
             continue  # the unit's screening policy blocks it now: released only when it no longer does
         pause = pause_rules.covering(paused, c.unit_id)
@@ -82,6 +122,13 @@ def hold_and_release(session: Session, worker: str, now: datetime | None = None)
         if t.status == wf.T_HELD and reason is None and pause_rules.is_pause_hold(t.held_reason):
             continue  # a resume releases what a pause held (and asks about what fell due meanwhile)
         if t.status == wf.T_HELD and reason is None:
+            due_at = t.scheduled_at or _held_since(session, t)
+            if lateness.too_late(due_at, now, c.late_after_minutes, late_after_minutes):
+                t.held_reason = lateness.late_reason(display(due_at, zone), c.late_after_minutes,
+                                                     late_after_minutes)
+                _audit_target(session, actor, "target.held", t, now, reason=t.held_reason, late=True)
+                late += 1
+                continue
             t.status, t.held_reason = wf.T_QUEUED, None
             _audit_target(session, actor, "target.released", t, now)
             released += 1
@@ -92,7 +139,7 @@ def hold_and_release(session: Session, worker: str, now: datetime | None = None)
         elif t.status == wf.T_HELD and reason != t.held_reason:
             t.held_reason = reason
     session.commit()
-    return held, released
+    return held, released, late
 
 
 def expire_leases(session: Session, worker: str, now: datetime | None = None) -> int:
@@ -110,74 +157,137 @@ def expire_leases(session: Session, worker: str, now: datetime | None = None) ->
     return len(rows)
 
 
+def _claimable_channels(now: datetime, *problems) -> Select:
+    """Active channels free to call now: their pacing allows it and no call is in flight on them.
+
+    Called FOR UPDATE SKIP LOCKED, so two workers never pick the same channel; the claim then moves
+    next_send_at past now, so a worker whose query began before that commit finds the row changed and
+    passes it by too (PostgreSQL re-checks the condition on the new row)."""
+    sending = select(Target.id).where(Target.channel_id == Channel.id, Target.status == wf.T_SENDING)
+    return (select(Channel)
+            .where(Channel.status == "active",
+                   or_(Channel.next_send_at.is_(None), Channel.next_send_at <= now),
+                   ~sending.exists(), *problems)
+            .with_for_update(skip_locked=True, of=Channel))
+
+
 def claim_due(session: Session, worker: str, now: datetime | None = None, limit: int = 20,
               lease_seconds: int = 120) -> list[Claim]:
-    """Move due targets to 'sending' with an attempt row, committed before any platform is called."""
+    """Claim the earliest due target of up to `limit` channels, one per channel: each goes to 'sending'
+    with an attempt row, committed before any platform is called."""
     now = now or utcnow()
     actor = SystemActor(f"worker:{worker}")
-    stmt = (
-        select(Target).join(Post).join(Channel, Target.channel_id == Channel.id)
-        .where(Post.status.in_(LIVE_POST_STATES), Channel.status == "active",
-               or_(Target.status == wf.T_QUEUED, Target.status == wf.T_RETRYING),
-               or_(Target.scheduled_at.is_(None), Target.scheduled_at <= now),
-               or_(Target.next_attempt_at.is_(None), Target.next_attempt_at <= now))
-        .order_by(Target.scheduled_at, Target.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True, of=Target)
-    )
+    due_here = (select(Target.id).join(Post, Post.id == Target.post_id)
+                .where(Target.channel_id == Channel.id, Post.status.in_(LIVE_POST_STATES), *_due(now)))
+    first_due = (select(func.min(func.coalesce(Target.next_attempt_at, Target.scheduled_at)))
+                 .join(Post, Post.id == Target.post_id)
+                 .where(Target.channel_id == Channel.id, Post.status.in_(LIVE_POST_STATES), *_due(now))
+                 .scalar_subquery())
+    channels = session.scalars(_claimable_channels(now, due_here.exists())
+                               .order_by(first_due.asc().nulls_first(), Channel.id).limit(limit)).unique().all()
     claims = []
     paused = active_pauses(session)
-    for t in session.scalars(stmt).all():
-        c = t.channel
-        pause = pause_rules.covering(paused, c.unit_id)
-        if pause:  # the emergency stop: held, not sent; what is already sending goes on
-            t.status, t.held_reason = wf.T_HELD, pause_rules.held_reason(pause)
-            _audit_target(session, actor, "target.held", t, now, reason=t.held_reason, pause_id=pause.id)
-            continue
-        if blocked := post_screening.publish_block_reason(t, now):  # screened again with today's policy
-            t.status, t.held_reason = wf.T_HELD, blocked
-            _audit_target(session, actor, "target.held", t, now, reason=blocked)
-            continue
+    lease = timedelta(seconds=lease_seconds)
+    for c in channels:
         if wf.channel_block_reason(c.status, c.live_from, c.live_until, now):
             continue  # hold_and_release deals with it
-        t.status, t.claimed_by = wf.T_SENDING, worker
-        t.lease_until = now + timedelta(seconds=lease_seconds)
-        t.attempts += 1
-        attempt = PublishAttempt(target_id=t.id, number=t.attempts, worker=worker, started_at=now)
-        session.add(attempt)
-        session.flush()
-        _audit_target(session, actor, "target.sending", t, now, attempt=t.attempts)
-        claims.append(Claim(t.id, t.post_id, attempt.id, t.attempts, c, request_for(t)))
+        due = session.scalars(
+            select(Target).join(Post).where(Target.channel_id == c.id, Post.status.in_(LIVE_POST_STATES), *_due(now))
+            .order_by(*_due_order()).limit(LOOKAHEAD).with_for_update(skip_locked=True, of=Target)).unique().all()
+        for t in due:
+            pause = pause_rules.covering(paused, c.unit_id)
+            if pause:  # the emergency stop: held, not sent; what is already sending goes on
+                t.status, t.held_reason = wf.T_HELD, pause_rules.held_reason(pause)
+                _audit_target(session, actor, "target.held", t, now, reason=t.held_reason, pause_id=pause.id)
+                continue
+            if blocked := post_screening.publish_block_reason(t, now):  # screened again with today's policy
+                t.status, t.held_reason = wf.T_HELD, blocked
+                _audit_target(session, actor, "target.held", t, now, reason=blocked)
+                continue
+            t.status, t.claimed_by = wf.T_SENDING, worker
+            t.lease_until = c.next_send_at = now + lease  # the channel is ours until the outcome is in
+            t.attempts += 1
+            attempt = PublishAttempt(target_id=t.id, number=t.attempts, worker=worker, started_at=now)
+            session.add(attempt)
+            session.flush()
+            _audit_target(session, actor, "target.sending", t, now, attempt=t.attempts)
+            claims.append(Claim(t.id, t.post_id, attempt.id, t.attempts, c, request_for(t)))
+            break
     session.commit()
     return claims
 
 
-def record_success(session: Session, claim: Claim, worker: str, ref: RemoteRef,
-                   now: datetime | None = None) -> None:
-    now = now or utcnow()
-    actor = SystemActor(f"worker:{worker}")
+def _pace(session: Session, channel_id: int, pacing: rate_limits.Pacing | None, now: datetime) -> Channel:
+    """Store what the platform said of the channel's budget; this also ends the claim's reservation.
+    Taken before any audit row is written: the lock order is posts, targets, channels, audit chain."""
+    channel = lock(session, Channel, channel_id)
+    pacing = pacing or rate_limits.after_call(channel.platform, [], now)
+    channel.next_send_at = pacing.next_send_at
+    if pacing.remaining is not None:
+        channel.rate_remaining, channel.rate_reset_at = pacing.remaining, pacing.reset_at
+    return channel
+
+
+def _locked_outcome(session: Session, claim: Claim, pacing, now: datetime):
     post = lock(session, Post, claim.post_id)
     target = lock(session, Target, claim.target_id)
+    channel = _pace(session, target.channel_id, pacing, now)
     attempt = session.get(PublishAttempt, claim.attempt_id)
-    attempt.finished_at, attempt.outcome = now, "published"
+    attempt.finished_at = now
+    return post, target, channel, attempt
+
+
+def record_success(session: Session, claim: Claim, worker: str, ref: RemoteRef, now: datetime | None = None,
+                   pacing: rate_limits.Pacing | None = None) -> str:
+    """The platform published it: record that, whatever became of the claim meanwhile. A success is
+    never lost: if our lease ran out (the database was away, the call was slow) and the target was
+    marked unknown or even queued again, the platform's answer settles it. Returns the target's state."""
+    now = now or utcnow()
+    actor = SystemActor(f"worker:{worker}")
+    post, target, _channel, attempt = _locked_outcome(session, claim, pacing, now)
+    attempt.outcome = "published"
+    ours = target.status == wf.T_SENDING and target.claimed_by == worker
+    details = {"remote_id": ref.id, "url": ref.url, "attempt": claim.attempt_no}
+    if target.status == wf.T_PUBLISHED:
+        if target.remote_id != ref.id:  # another worker published it too: a person removes one
+            _audit_target(session, actor, "target.published_twice", target, now, first_remote_id=target.remote_id,
+                          **details)
+        session.commit()
+        return target.status
+    if target.status in (wf.T_CANCELLED, wf.T_RETRACTED):
+        _audit_target(session, actor, "target.published_after_withdrawal", target, now, **details)
+        session.commit()
+        return target.status
+    if not ours:
+        details.update(after_lease_expired=True, status_before=target.status, claimed_by=target.claimed_by,
+                       note="The worker's lease ran out before it could record this; the platform's answer "
+                            "says the post went out, so it is recorded as published.")
     target.status, target.remote_id, target.remote_url = wf.T_PUBLISHED, ref.id, ref.url
     target.published_at, target.claimed_by, target.lease_until = now, None, None
-    target.error_class = target.error_code = target.error_message = None
-    _audit_target(session, actor, "target.published", target, now, remote_id=ref.id, url=ref.url,
-                  attempt=claim.attempt_no)
+    target.error_class = target.error_code = target.error_message = target.held_reason = None
+    _audit_target(session, actor, "target.published", target, now, **details)
     _roll_up(session, post, actor, now)
     session.commit()
+    return target.status
 
 
 def record_failure(session: Session, claim: Claim, worker: str, error: PlatformError, *, max_attempts: int,
-                   retry_base_seconds: float, now: datetime | None = None, rng: random.Random | None = None) -> str:
+                   retry_base_seconds: float, now: datetime | None = None, rng: random.Random | None = None,
+                   pacing: rate_limits.Pacing | None = None) -> str:
     """Decide from the error's class what becomes of the target; returns its new state."""
     now = now or utcnow()
     actor = SystemActor(f"worker:{worker}")
-    post = lock(session, Post, claim.post_id)
-    target = lock(session, Target, claim.target_id)
-    attempt = session.get(PublishAttempt, claim.attempt_id)
-    attempt.finished_at, attempt.error_code, attempt.message = now, error.code, error.message
+    post, target, channel, attempt = _locked_outcome(session, claim, pacing, now)
+    attempt.error_code, attempt.message = error.code, error.message
+    if error.error_class == AUTH and channel.status == "active":
+        channel.status, channel.status_reason = "needs_reconnect", error.message
+        record(session, actor, "channel.needs_reconnect", "channel", channel.id, channel_id=channel.id,
+               unit_id=channel.unit_id, now=now, details={"code": error.code, "message": error.message})
+    if not (target.status == wf.T_SENDING and target.claimed_by == worker):
+        # Our lease ran out meanwhile: the target is being reconciled or was settled; leave it be.
+        attempt.outcome = "superseded"
+        session.commit()
+        return target.status
     target.claimed_by, target.lease_until = None, None
     target.error_class, target.error_code, target.error_message = error.error_class, error.code, error.message
     details = {"error_class": error.error_class, "code": error.code, "message": error.message,
@@ -193,16 +303,15 @@ def record_failure(session: Session, claim: Claim, worker: str, error: PlatformE
         target.error_message = f"{error.message} The desk gave up after {target.attempts} attempts."
     elif error.error_class == AUTH:
         target.status, target.held_reason = wf.T_HELD, error.message
-        channel = lock(session, Channel, target.channel_id)
-        if channel.status == "active":
-            channel.status, channel.status_reason = "needs_reconnect", error.message
-            record(session, actor, "channel.needs_reconnect", "channel", channel.id, channel_id=channel.id,
-                   unit_id=channel.unit_id, now=now, details={"code": error.code, "message": error.message})
     elif error.error_class == AMBIGUOUS:
         target.status = wf.T_UNKNOWN
     else:
         assert error.error_class == PERMANENT
         target.status = wf.T_FAILED
+    if error.error_class == RATE_LIMITED and error.retry_after:
+        # The whole account is told to wait, not just this post: nothing else on it goes before then.
+        channel.next_send_at = max(channel.next_send_at, now + timedelta(seconds=error.retry_after))
+        details["channel_next_send_at"] = channel.next_send_at.isoformat()
     attempt.outcome = target.status
     _audit_target(session, actor, f"target.{target.status}", target, now, **details)
     _roll_up(session, post, actor, now)
@@ -210,30 +319,20 @@ def record_failure(session: Session, claim: Claim, worker: str, error: PlatformE
     return target.status
 
 
-def unknown_targets(session: Session, limit: int = 20) -> list[Target]:
-    return list(session.scalars(select(Target).where(Target.status == wf.T_UNKNOWN).order_by(Target.id).limit(limit)))
-
-
-def settle_unknown(session: Session, target_id: int, worker: str, found: RemoteRef | None,
-                   now: datetime | None = None) -> str:
-    """After asking the platform: published (with what it found), or back to the queue."""
+def next_due_at(session: Session, now: datetime | None = None) -> datetime | None:
+    """The next moment after `now` at which something may become claimable: a scheduled time, a retry's
+    next attempt, or a channel's pacing that holds back a due post. The worker wakes exactly then."""
     now = now or utcnow()
-    actor = SystemActor(f"worker:{worker}")
-    # Posts before targets, everywhere: one lock order, so two workers never deadlock.
-    post_id = session.scalar(select(Target.post_id).where(Target.id == target_id))
-    post = lock(session, Post, post_id)
-    target = lock(session, Target, target_id)
-    if target.status != wf.T_UNKNOWN:
-        session.rollback()
-        return target.status
-    if found:
-        target.status, target.remote_id, target.remote_url = wf.T_PUBLISHED, found.id, found.url
-        target.published_at = target.published_at or now
-        target.error_message = None
-        _audit_target(session, actor, "target.reconciled_published", target, now, remote_id=found.id)
-    else:
-        target.status, target.error_message = wf.T_QUEUED, None
-        _audit_target(session, actor, "target.reconciled_not_found", target, now)
-    _roll_up(session, post, actor, now)
-    session.commit()
-    return target.status
+    live = Post.status.in_(LIVE_POST_STATES)
+    waiting_on = select(Target.id).join(Post, Post.id == Target.post_id).where(
+        Target.channel_id == Channel.id, live, Target.status.in_((wf.T_QUEUED, wf.T_RETRYING)))
+    moments = [
+        session.scalar(select(func.min(Target.scheduled_at)).join(Post)
+                       .where(live, Target.status == wf.T_QUEUED, Target.scheduled_at > now)),
+        session.scalar(select(func.min(Target.next_attempt_at)).join(Post)
+                       .where(live, Target.status == wf.T_RETRYING, Target.next_attempt_at > now)),
+        session.scalar(select(func.min(Channel.next_send_at))
+                       .where(Channel.status == "active", Channel.next_send_at > now, waiting_on.exists())),
+    ]
+    session.rollback()  # a read: end the transaction, whatever the isolation level
+    return min((m for m in moments if m is not None), default=None)
