@@ -206,3 +206,27 @@ def generate(session: Session, now: datetime | None = None, worker: str = "worke
             continue
         totals = [a + b for a, b in zip(totals, done)]
     return tuple(totals)
+
+
+# ---- what a post's page shows -------------------------------------------------------------------------
+
+LISTED = 50
+
+
+def overview(session: Session, post: Post, zone: ZoneInfo, now: datetime) -> dict | None:
+    """For a series: the rule in words, its next times, the clock-change notes and the occurrences made
+    (newest first). For an occurrence: its series and the approvals it went out on. None for other posts."""
+    if post.series_id is not None:
+        series = session.get(Post, post.series_id)
+        rule = rule_of(series)
+        return {"kind": "occurrence", "series": series, "words": rules.describe(rule) if rule else "",
+                "approvals": series_approvals(series, post.content_hash)}
+    if not post.recurrence_rule:
+        return None
+    rule = rule_of(post)
+    made = session.scalars(select(Post).where(Post.series_id == post.id)
+                           .order_by(Post.id.desc()).limit(LISTED)).all()
+    return {"kind": "series", "words": rules.describe(rule),
+            "upcoming": rules.upcoming(rule, zone, now, 5, post.recurrence_until),
+            "notes": rules.clock_change_notes(rule, zone, now),
+            "policy": rules.POLICY, "occurrences": made}

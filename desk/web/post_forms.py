@@ -6,6 +6,7 @@ their problems by them and a browser test fills them in.
 from __future__ import annotations
 
 from collections import Counter
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask_wtf import FlaskForm
@@ -15,8 +16,9 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from .. import recurrence
 from ..errors import ValidationFailed
-from ..services.posts import PostInput, TargetInput, extra_of
+from ..services.posts import PostInput, RecurrenceInput, TargetInput, extra_of
 from ..timezones import parse_local, utc_to_local
 
 LOCAL_INPUT = "%Y-%m-%dT%H:%M"  # what <input type="datetime-local"> sends and shows
@@ -84,6 +86,10 @@ class PostForm(FlaskForm):
                                    widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())
     scheduled_at = StringField("Proposed time", filters=[_strip], render_kw={"type": "datetime-local"})
     asap = BooleanField("As soon as approved")
+    # Named as the services key their problems, so that each message lands beside its field.
+    recurrence_rule = StringField("Repeat", filters=[_strip], validators=[Optional(), Length(max=120)],
+                                  render_kw={"placeholder": "daily 08:00"})
+    recurrence_until = StringField("Repeat until", filters=[_strip], render_kw={"type": "date"})
     media = MultipleFileField("Add photos or videos", render_kw={"accept": "image/*,video/*"})
     listed = _ids()   # the files the form showed, each with a checkbox per channel
     library = _ids()  # files picked from the unit's media library
@@ -118,7 +124,10 @@ def data_from_post(post, zone: ZoneInfo) -> dict:
     times = Counter(t.scheduled_at for t in post.targets)
     common = None if None in times or not times else times.most_common(1)[0][0]
     data = {"body": post.body, "link": post.link or "", "channels": [t.channel_id for t in post.targets],
-            "scheduled_at": local(common), "asap": bool(post.targets) and common is None}
+            "scheduled_at": local(common), "asap": bool(post.targets) and common is None and not post.recurrence_rule,
+            "recurrence_rule": post.recurrence_rule or "",
+            "recurrence_until": utc_to_local(post.recurrence_until, zone).strftime("%Y-%m-%d")
+            if post.recurrence_until else ""}
     for t in post.targets:
         extra = extra_of(t)
         data[f"target_{t.channel_id}"] = {
@@ -153,6 +162,7 @@ def read_post_input(form: PostForm, zone: ZoneInfo,
             errors.setdefault(key, []).append(exc.message)
             return None
 
+    series = _read_recurrence(form, zone, errors)
     post_time = parse(form.scheduled_at.data, "scheduled_at")
     asap = bool(form.asap.data)
     if asap and form.scheduled_at.data:
@@ -169,10 +179,38 @@ def read_post_input(form: PostForm, zone: ZoneInfo,
         targets.append(TargetInput(channel_id, text or None, own or (None if asap else post_time),
                                    extra=read_extra(sub),
                                    media_ids=None if media is None else media.get(channel_id, [])))
-    if needs_post_time and not asap and not form.scheduled_at.data:
+    if series is not None and (form.scheduled_at.data or asap):
         errors.setdefault("scheduled_at", []).append(
-            "Choose a proposed time, or tick 'As soon as approved'.")
-    return PostInput(body=form.body.data or "", link=form.link.data or None, targets=targets), errors
+            "A repeating post goes out at the times of its rule: leave the proposed time empty and untick "
+            "'As soon as approved'.")
+    elif needs_post_time and not asap and not form.scheduled_at.data and not form.recurrence_rule.data:
+        errors.setdefault("scheduled_at", []).append(
+            "Choose a proposed time, or tick 'As soon as approved' (or say below when it repeats).")
+    return PostInput(body=form.body.data or "", link=form.link.data or None, targets=targets,
+                     recurrence=series), errors
+
+
+def _read_recurrence(form: PostForm, zone: ZoneInfo, errors: dict[str, list[str]]) -> RecurrenceInput | None:
+    """'Repeat' and 'Repeat until' as the service takes them; until a date, through its last minute."""
+    text = form.recurrence_rule.data
+    until_text = form.recurrence_until.data
+    if not text:
+        if until_text:
+            errors.setdefault("recurrence_rule", []).append("Say when it repeats, or leave 'Repeat until' empty.")
+        return None
+    try:
+        recurrence.parse(text)
+    except ValidationFailed as exc:
+        errors.setdefault("recurrence_rule", []).append(exc.message)
+        return None
+    until = None
+    if until_text:
+        try:
+            until = recurrence.end_of_day(datetime.strptime(until_text, "%Y-%m-%d").date(), zone)
+        except ValueError:
+            errors.setdefault("recurrence_until", []).append(f"'{until_text}' is not a date: write it as "
+                                                             "YYYY-MM-DD, or leave it empty.")
+    return RecurrenceInput(text, until)
 
 
 def apply_errors(form, errors: dict[str, list[str]]) -> None:

@@ -10,11 +10,12 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from .. import permissions as perm
 from .. import workflow as wf
+from ..clock import utcnow
 from ..errors import DeskError, NotFound, PermissionDenied, ValidationFailed, WorkflowConflict
 from ..models import Channel, Post, Target
 from ..platforms import Content, PlatformError, publisher_class
 from ..services import media as media_service
-from ..services import posts
+from ..services import posts, recurring
 from ..services.common import ensure, get_or_404
 from . import db, platform_context, settings
 from . import post_media
@@ -60,6 +61,11 @@ def target_extra(target: Target) -> dict:
 @bp.app_template_filter("privacy")
 def privacy_label(value: str, platform: str) -> str:
     return dict(PRIVACY_CHOICES.get(platform, ())).get(value, value)
+
+
+@bp.app_template_filter("rule_words")
+def rule_words(rule: str | None) -> str:
+    return recurring.rules.describe(recurring.rules.parse(rule)) if rule else ""
 
 
 def me():
@@ -128,6 +134,7 @@ def _render_form(form, post: Post | None, channels, plan: post_media.MediaPlan, 
     return render_template("posts/form.html", form=form, post=post, groups=_groups(channels), action=action,
                            options=options, target_form=target_form, saved_with_problems=saved_with_problems,
                            plan=plan, refused=refused, shelves=shelves, has_extras=has_extras,
+                           series=recurring.overview(db(), post, settings().zone, utcnow()) if post else None,
                            several_units=len({c.unit_id for c in channels}) > 1), status
 
 
@@ -161,12 +168,16 @@ def _save(post: Post | None):
         form.form_errors.append(exc.message + " Nothing was saved; what you typed is still here.")
         return _render_form(form, post, channels, plan, refused, status=exc.http_status)
     post = result.post
-    if before in (wf.IN_REVIEW, wf.APPROVED) and post.status == before:
+    if before in (wf.IN_REVIEW, wf.APPROVED, wf.RECURRING) and post.status == before:
         flash(f"Nothing had changed, so the post is still {wf.POST_STATE_LABELS[before].lower()}.", "info")
         return redirect(url_for("posts.view_post", post_id=post.id))
     if before in (wf.IN_REVIEW, wf.APPROVED):
         flash("Saved. Because the post changed, its approvals were withdrawn and it is a draft again: "
               "submit it for approval once more.", "info")
+    elif before == wf.RECURRING:
+        flash("Saved. Because the series changed, its approvals were withdrawn and the occurrences not yet sent "
+              "were withdrawn too. Once it is approved again it repeats from then on: times that pass "
+              "meanwhile are not made up.", "info")
     if result.problems:
         apply_errors(form, result.problems)
         return _render_form(form, post, channels, plan, refused, saved_with_problems=True)
@@ -203,6 +214,10 @@ def edit_post(post_id: int):
         return _save(post)
     ensure(db(), perm.can_edit_post(me(), post), me(), "post.edit", "Only the post's author may edit it.",
            object_type="post", object_id=post.id, post_id=post.id)
+    if post.series_id is not None:
+        flash(f"This is one occurrence of the repeating post {post.series_id}: edit the series instead, or "
+              "withdraw just this occurrence here.", "error")
+        return redirect(url_for("posts.view_post", post_id=post.id))
     if not _editable(post):
         flash(f"A post that is {wf.POST_STATE_LABELS[post.status].lower()} can no longer be edited.", "error")
         return redirect(url_for("posts.view_post", post_id=post.id))
@@ -213,7 +228,7 @@ def edit_post(post_id: int):
 
 
 def _editable(post: Post) -> bool:
-    return post.status in wf.EDITABLE and not any(t.status in (wf.T_SENDING, wf.T_PUBLISHED) for t in post.targets)
+    return post.status in wf.EDITABLE and post.series_id is None and not any(t.status in (wf.T_SENDING, wf.T_PUBLISHED) for t in post.targets)
 
 
 def _withdrawable(post: Post) -> bool:
@@ -235,6 +250,7 @@ def _render_view(post: Post, withdraw_form=None, retract_form=None, status: int 
         "posts/view.html", post=post, can=can, outstanding=posts.outstanding(post), rejection=rejection,
         channels={t.channel_id: t.channel for t in post.targets}, action_form=ActionForm(),
         withdraw_form=withdraw_form or WithdrawForm(), retract_form=retract_form or RetractForm(),
+        series=recurring.overview(db(), post, settings().zone, utcnow()),
     ), status
 
 
@@ -276,8 +292,9 @@ def withdraw(post_id: int):
     if not form.validate_on_submit():
         return _render_view(load_visible(post_id), withdraw_form=form, status=400)
     with _flash_conflicts(post_id):
-        posts.withdraw(db(), me(), post_id, reason=form.reason.data)
-        flash("Withdrawn: nothing of it will be published.", "success")
+        post = posts.withdraw(db(), me(), post_id, reason=form.reason.data)
+        flash("Stopped: the series repeats no more, and its occurrences not yet sent were withdrawn."
+              if post.recurrence_rule else "Withdrawn: nothing of it will be published.", "success")
     return redirect(url_for("posts.view_post", post_id=post_id))
 
 
