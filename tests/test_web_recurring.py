@@ -92,3 +92,35 @@ def test_the_approver_sees_the_rule_before_approving(app, web_world):
     approver = as_user(app, web_world.approver.email)
     page = text_of(approver.get(f"/approvals/{post_id}"))
     assert "A repeating post: Mondays at 09:00" in page and "approves every occurrence" in page
+
+
+# ---- the API: recurrence in and out, checked against the OpenAPI document ---------------------------
+
+from test_openapi import call, contract  # noqa: E402,F401 (fixtures)
+
+
+def test_the_api_takes_and_returns_a_series_and_its_occurrences(app, web_world, call):
+    channel = web_world.channel.id
+    bad = call("POST", "/posts", "author", status=400,
+               json={"body": "Appeal", "targets": [{"channel_id": channel}], "recurrence": {"rule": "*/5 * * * *"}})
+    assert "at most every 15 minutes" in bad["fields"]["recurrence.rule"][0]
+    body = {"body": "Weekly appeal for witnesses.", "targets": [{"channel_id": channel}],
+            "recurrence": {"rule": "weekly MON 09:00", "until": "2099-12-31T23:00:00Z"}}
+    made = call("POST", "/posts", "author", json=body, status=201)
+    series = made["recurrence"]
+    assert series["rule"] == "weekly MON 09:00" and series["description"] == "Mondays at 09:00"
+    assert len(series["next_occurrences"]) == 5 and made["problems"] == {} and made["series_id"] is None
+    post_id = made["id"]
+    call("POST", "/posts/{post_id}/submit", "author", json={}, post_id=post_id)
+    approved = call("POST", "/posts/{post_id}/approve", "approver", json={}, post_id=post_id)
+    assert approved["state"] == wf.RECURRING and approved["targets"][0]["state"] == wf.T_PATTERN
+    with app.extensions["desk.sessions"]() as s:
+        recurring.generate(s, utcnow())
+        occ_id = s.scalar(select(Post.id).where(Post.series_id == post_id))
+    occ = call("GET", "/posts/{post_id}", "author", post_id=occ_id)
+    assert occ["series_id"] == post_id and occ["recurrence"] is None and occ["occurrence_at"]
+    assert "edit" not in occ["allowed_actions"] and "withdraw" in occ["allowed_actions"]
+    refused = call("PATCH", "/posts/{post_id}", "author", json={"body": "Changed"}, status=409, post_id=occ_id)
+    assert "edit that series instead" in refused["message"]
+    one_off = call("PATCH", "/posts/{post_id}", "author", json={"recurrence": None}, post_id=post_id)
+    assert one_off["recurrence"] is None and one_off["state"] == wf.DRAFT

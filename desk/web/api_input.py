@@ -13,7 +13,7 @@ from flask import request
 from ..errors import ValidationFailed
 from ..models import Post
 from ..services.audit_trail import AuditFilter
-from ..services.posts import PostInput, TargetInput, extra_of
+from ..services.posts import PostInput, RecurrenceInput, TargetInput, extra_of
 from ..timezones import parse_iso
 
 MISSING = object()
@@ -148,6 +148,26 @@ class Shape:
             self.add(path, exc.message)
             return MISSING
 
+    def recurrence(self, obj: dict, existing: Post | None):
+        """{rule, until}: null (or, in a POST, absent) for a one-off post; absent in a PATCH keeps it."""
+        value = obj.get("recurrence", MISSING)
+        if value is MISSING:
+            if existing is not None and existing.recurrence_rule:
+                return RecurrenceInput(existing.recurrence_rule, existing.recurrence_until)
+            return None
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            self.add("recurrence", f"Must be an object {{rule, until}} or null, not {_kind(value)}.")
+            return None
+        before = len(self.errors)
+        self.only(value, {"rule", "until"}, "recurrence.")
+        rule = self.string(value, "rule", "recurrence.rule", required=True, nullable=False)
+        until = self.time(self.string(value, "until", "recurrence.until"), "recurrence.until")
+        if len(self.errors) > before or rule is MISSING:
+            return None
+        return RecurrenceInput(rule, _keep(until, None))
+
     def done(self) -> None:
         if self.errors:
             raise ValidationFailed(NOTHING_SAVED, field_errors=self.errors)
@@ -161,7 +181,7 @@ def post_input(data: dict, existing: Post | None = None) -> PostInput:
     """POST takes body and targets; PATCH (with `existing`) keeps whatever it does not mention,
     down to each target's text, time, platform fields and files when its channel stays."""
     shape = Shape()
-    shape.only(data, {"body", "link", "targets"})
+    shape.only(data, {"body", "link", "targets", "recurrence"})
     body = shape.string(data, "body", "body", required=existing is None, nullable=False)
     link = shape.string(data, "link", "link")
     raw_targets = data.get("targets", MISSING)
@@ -198,12 +218,14 @@ def post_input(data: dict, existing: Post | None = None) -> PostInput:
             targets.append(TargetInput(channel_id, _keep(text, before.text if before else None),
                                        _keep(when, before.scheduled_at if before else None),
                                        extra=_keep(extra, None), media_ids=_keep(media_ids, None)))
+    series = shape.recurrence(data, existing)
     shape.done()
     if existing is None:
-        return PostInput(body=body, link=_keep(link, None), targets=targets)
+        return PostInput(body=body, link=_keep(link, None), targets=targets, recurrence=series)
     if targets is None:
         targets = [TargetInput(t.channel_id, t.text, t.scheduled_at) for t in existing.targets]
-    return PostInput(body=_keep(body, existing.body), link=_keep(link, existing.link), targets=targets)
+    return PostInput(body=_keep(body, existing.body), link=_keep(link, existing.link), targets=targets,
+                     recurrence=series)
 
 
 def fields(data: dict, spec: dict[str, bool]) -> dict:

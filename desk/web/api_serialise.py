@@ -12,8 +12,9 @@ from datetime import datetime, timezone
 from .. import permissions as perm
 from .. import workflow as wf
 from ..models import AuditEvent, Channel, Media, Post, User
+from .. import recurrence as rules
 from ..services import posts as post_service
-from . import api_screening
+from . import api_screening, settings
 
 # 'target-12-text', '-scheduled_at', '-media', '-title', '-tags', ...: whatever the services and adapters key.
 _TARGET_KEY = re.compile(r"^target-(\d+)-([a-z_]+)$")
@@ -25,10 +26,15 @@ def iso(moment: datetime | None) -> str | None:
     return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
+SERIES_FIELDS = {"recurrence_rule": "recurrence.rule", "recurrence_until": "recurrence.until"}
+
+
 def api_field(key: str) -> str:
     """The web form's field name -> the API's: 'target-12-text' -> 'targets.12.text' (12: channel id)."""
     if key == "channels":
         return "targets"
+    if key in SERIES_FIELDS:
+        return SERIES_FIELDS[key]
     m = _TARGET_KEY.match(key)
     return f"targets.{m.group(1)}.{m.group(2)}" if m else key
 
@@ -102,7 +108,8 @@ def _approval(a, post: Post) -> dict:
 def allowed_actions(post: Post, user: User) -> list[str]:
     """What the caller could do to the post now (the services decide again when asked)."""
     may = {
-        "edit": perm.can_edit_post(user, post), "submit": perm.can_edit_post(user, post),
+        # An occurrence is changed through its series; it may only be withdrawn on its own.
+        "edit": perm.can_edit_post(user, post) and post.series_id is None, "submit": perm.can_edit_post(user, post),
         "approve": perm.can_approve_post(user, post), "reject": perm.can_approve_post(user, post),
         "withdraw": perm.can_withdraw(user, post), "retract": perm.can_retract(user, post),
     }
@@ -125,7 +132,21 @@ def post(p: Post, user: User, now: datetime, problems: dict | None = None) -> di
         "problems": api_fields(problems) or {},
         "screening": api_screening.findings(p, now, api_field),
         "allowed_actions": allowed_actions(p, user),
+        "recurrence": recurrence(p, now),
+        "series_id": p.series_id, "occurrence_at": iso(p.occurrence_at),
     }
+
+
+def recurrence(p: Post, now: datetime) -> dict | None:
+    """A series' rule as sent, in words, and its next times; None for other posts."""
+    if not p.recurrence_rule:
+        return None
+    rule = rules.parse(p.recurrence_rule)
+    running = p.status not in (wf.WITHDRAWN, wf.ENDED)
+    return {"rule": p.recurrence_rule, "until": iso(p.recurrence_until), "description": rules.describe(rule),
+            "next_occurrences": [iso(m) for m in rules.upcoming(rule, settings().zone, now, 5, p.recurrence_until)]
+            if running else [],
+            "generated_until": iso(p.recurrence_generated_until)}
 
 
 def audit_event(e: AuditEvent) -> dict:

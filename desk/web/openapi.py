@@ -119,7 +119,25 @@ SCHEMAS = {
                             "description": "What the caller may do to the post now."},
         "screening": {"type": "array", "items": _ref("Finding"), "description": "What the screening finds, per "
                       "channel: a `block` finding stops submission; `warn` findings need acknowledge_warnings."},
+        "recurrence": _null({**_ref("Recurrence"), "description": "Set on a repeating post (a series): once "
+                             "approved, its state is `recurring` and each occurrence is a post of its own."}),
+        "series_id": _null({**INT, "description": "On an occurrence: the series it was made from, whose "
+                            "approvals of the same content_hash it goes out on."}),
+        "occurrence_at": _null({**TIME, "description": "On an occurrence: the time the rule gave it."}),
     }),
+    "Recurrence": _obj({
+        "rule": {**STR, "description": "As written: 'daily 08:00', 'weekdays 07:30', 'weekly MON 09:00', "
+                 "'monthly 1 09:00' or a five-part cron rule, read in the desk's time zone."},
+        "until": _null({**TIME, "description": "No occurrence after this time; null: until it is stopped."}),
+        "description": {**STR, "description": "The rule in words."},
+        "next_occurrences": {"type": "array", "items": TIME, "description": "The next (up to 5) times it gives; "
+                             "empty once withdrawn or ended."},
+        "generated_until": _null({**TIME, "description": "How far ahead its occurrences have been made."}),
+    }),
+    "RecurrenceInput": _obj({
+        "rule": {**STR, "description": "When it repeats (see Recurrence.rule); at most every 15 minutes."},
+        "until": _null({**TIME_IN, "description": TIME_IN["description"] + " The last time it may repeat."}),
+    }, required=["rule"], description="Part of what is approved: changing it withdraws the approvals."),
     "Finding": _obj({
         "rule": STR, "label": STR, "severity": {"type": "string", "enum": list(SEVERITIES)},
         "matched": {**STR, "description": "The exact words that matched."}, "start": INT, "end": INT,
@@ -146,11 +164,14 @@ SCHEMAS = {
     "PostCreate": _obj({
         "body": STR, "link": _null(STR),
         "targets": {"type": "array", "items": _ref("TargetInput"), "description": "One per channel."},
+        "recurrence": _null({**_ref("RecurrenceInput"), "description": "To make it repeat; then leave each "
+                             "target's scheduled_at out."}),
     }, required=["body", "targets"]),
     "PostPatch": _obj({
         "body": STR, "link": _null(STR),
         "targets": {"type": "array", "items": _ref("TargetInput"),
                     "description": "The post's channels from now on (a channel left out is dropped)."},
+        "recurrence": _null({**_ref("RecurrenceInput"), "description": "null makes it a one-off post."}),
     }, required=[], description="Fields left out keep their value."),
     "SubmitInput": _obj({}, description="Nothing to send; an empty body is fine."),
     "ApproveInput": _obj({"expected_hash": _null(STR), "comment": _null(STR), "acknowledge_warnings": {
