@@ -204,6 +204,10 @@ def generate(session: Session, now: datetime | None = None, worker: str = "worke
             session.rollback()  # another worker made the same occurrence first: it exists once
             log.info("series %s: occurrences already made by another worker", series_id)
             continue
+        except Exception as exc:  # noqa: BLE001 (one broken series never stops the others; next pass retries)
+            session.rollback()
+            log.error("series %s: occurrences not made: %s", series_id, type(exc).__name__)
+            continue
         totals = [a + b for a, b in zip(totals, done)]
     return tuple(totals)
 
