@@ -176,13 +176,14 @@ def seed_channels(sessions, channels: int) -> None:
         s.commit()
 
 
-def seed_targets(sessions, run: str, schedule: list[datetime | None]) -> datetime:
+def seed_targets(sessions, run: str, schedule: list[datetime | None], accounts: int) -> datetime:
     """One approved post with one queued target per entry of `schedule` (None: due at once), spread
-    round-robin over the channels, in one transaction; returns when it committed."""
+    round-robin over the first `accounts` channels, in one transaction; returns when it committed."""
     from desk.models import User
 
     with sessions() as s:
-        channel_ids = s.scalars(select(Channel.id).where(Channel.platform == "x").order_by(Channel.id)).all()
+        channel_ids = s.scalars(select(Channel.id).where(Channel.platform == "x").order_by(Channel.id)
+                                .limit(accounts)).all()
         author_id = s.scalar(select(User.id).where(User.email == "author@bench.test"))
         approver_id = s.scalar(select(User.id).where(User.email == "approver@bench.test"))
         now = datetime.now(timezone.utc)
@@ -333,9 +334,12 @@ def postgres_version(url: str) -> str:
 
 
 def worker_settings(env: dict[str, str]) -> str:
-    """The DESK_WORKER_* (and batch, lease) settings the workers run with, as given or by default."""
-    shown = {k: v for k, v in sorted(env.items()) if k.startswith(("DESK_WORKER_", "DESK_LEASE", "DESK_MAX_"))}
-    return json.dumps(shown) if shown else "desk defaults (no DESK_WORKER_* set)"
+    """The worker settings in effect (what DESK_* variables say, else the desk's defaults)."""
+    from desk.config import settings_from_env
+
+    settings = settings_from_env(str(ROOT / "instance"), env)
+    shown = {k: v for k, v in vars(settings).items() if k.startswith("worker_") or k in ("lease_seconds", "max_attempts")}
+    return ", ".join(f"{k}={v}" for k, v in shown.items())
 
 
 def now_utc() -> datetime:
