@@ -16,13 +16,13 @@ import subprocess
 import sys
 import threading
 import time
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
-from sqlalchemy import func, select, text
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.engine import make_url
 
 from desk import crypto
@@ -42,15 +42,16 @@ OPERATOR = SystemActor("cli:process-test-setup")
 PASSWORD = "correct horse battery"
 
 
-def wait_for(check, what: str, timeout: float = 30.0, every: float = 0.05):
-    """Return check()'s first truthy value; fail the test, naming `what`, when the deadline passes."""
+def wait_for(check, what, timeout: float = 30.0, every: float = 0.05):
+    """Return check()'s first truthy value; fail the test, naming `what` (text, or a function giving the
+    text, so that it can say how things stood at the end), when the deadline passes."""
     deadline = time.monotonic() + timeout
     while True:
         value = check()
         if value:
             return value
         if time.monotonic() > deadline:
-            pytest.fail(f"waited {timeout} s for {what}")
+            pytest.fail(f"waited {timeout} s for {what() if callable(what) else what}")
         time.sleep(every)
 
 
@@ -184,17 +185,19 @@ class Desk:
         post, its approval bound to the content hash, a queued target), without the audit events of
         drafting and approving: through the use cases 2,000 posts take minutes, and those events are not
         what the race is about. The chain stays whole: the workers' events follow the setup's."""
+        rows = [{"author_id": self.author.id, "body": body, "status": wf.APPROVED, "version": 1,
+                 "content_hash": wf.content_hash(body, None, [wf.TargetSpec(channel_id, None, scheduled_at)]),
+                 "created_at": scheduled_at, "updated_at": scheduled_at, "submitted_at": scheduled_at}
+                for channel_id, body in bodies_by_channel]
         with self.sessions() as s:
-            for channel_id, body in bodies_by_channel:
-                spec = wf.TargetSpec(channel_id, None, scheduled_at)
-                post = Post(author_id=self.author.id, body=body, status=wf.APPROVED, version=1,
-                            content_hash=wf.content_hash(body, None, [spec]), created_at=scheduled_at,
-                            updated_at=scheduled_at, submitted_at=scheduled_at)
-                post.targets = [Target(channel_id=channel_id, scheduled_at=scheduled_at, status=wf.T_QUEUED)]
-                s.add(post)
-                s.flush()
-                s.add(Approval(post_id=post.id, approver_id=self.approver.id, decision="approve",
-                               content_hash=post.content_hash, scope=str(channel_id), decided_at=scheduled_at))
+            post_ids = s.scalars(insert(Post).returning(Post.id, sort_by_parameter_order=True), rows).all()
+            s.execute(insert(Target), [{"post_id": post_id, "channel_id": channel_id, "scheduled_at": scheduled_at,
+                                        "status": wf.T_QUEUED, "attempts": 0, "extra": "{}"}
+                                       for post_id, (channel_id, _) in zip(post_ids, bodies_by_channel)])
+            s.execute(insert(Approval), [{"post_id": post_id, "approver_id": self.approver.id, "decision": "approve",
+                                          "content_hash": row["content_hash"], "scope": str(channel_id),
+                                          "decided_at": scheduled_at}
+                                         for post_id, row, (channel_id, _) in zip(post_ids, rows, bodies_by_channel)])
             s.commit()
 
     # ---- what the tests look at -----------------------------------------------------------------------
@@ -429,19 +432,44 @@ def seconds_ago(seconds: float) -> datetime:
     return utcnow() - timedelta(seconds=seconds)
 
 
-@pytest.fixture
-def x_desk(scratch_url, tmp_path):
-    """The fake X on its server, and a desk in a fresh scratch database with its people, ready for channels."""
+class AmpleRateBudget:
+    """The fake X, except that every answer says the account has far more calls left in its window than
+    a test makes. The fake's own headers (99 left in 15 minutes) rightly make the desk space one
+    account's posts 9 s apart; a race of 2,000 posts is about the workers, not about X's budget."""
+
+    def __init__(self, app, remaining: int = 1_000_000):
+        self.app, self.remaining = app, remaining
+
+    def __call__(self, environ, start_response):
+        def start(status, headers, exc_info=None):
+            kept = [(k, v) for k, v in headers if not k.lower().startswith("x-rate-limit-")]
+            budget = [("x-rate-limit-limit", str(self.remaining)), ("x-rate-limit-remaining", str(self.remaining)),
+                      ("x-rate-limit-reset", str(int(time.time()) + 900))]
+            return start_response(status, kept + budget, exc_info)
+
+        return self.app(environ, start)
+
+
+@contextmanager
+def desk_on_fake_x(url: str, media_dir: Path, wrap=None):
+    """The fake X on its server (seen through `wrap` if given), and a desk in `url` with its people."""
     from tests.fakes.fake_x import FakeX
     from tests.fakes.server import FakeServer
 
     fake = FakeX()
-    with FakeServer(fake) as server:
-        desk = Desk(scratch_url, fake, server, tmp_path / "media")
+    with FakeServer(wrap(fake) if wrap else fake) as server:
+        desk = Desk(url, fake, server, media_dir)
         try:
             yield desk
         finally:
             desk.close()
+
+
+@pytest.fixture
+def x_desk(scratch_url, tmp_path):
+    """A desk in a fresh scratch database, ready for channels on the fake X."""
+    with desk_on_fake_x(scratch_url, tmp_path / "media") as desk:
+        yield desk
 
 
 # What every worker in these tests is told, unless a test says otherwise: a short lease kept alive by a
