@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 from contextlib import contextmanager, suppress
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -27,7 +27,6 @@ from sqlalchemy.engine import make_url
 
 from desk import crypto
 from desk import workflow as wf
-from desk.clock import utcnow
 from desk.db import make_engine, make_session_factory
 from desk.models import Approval, AuditEvent, Post, PublishAttempt, Target
 from desk.services import admin, media, posts
@@ -426,10 +425,6 @@ def through(url: str, port: int, application_name: str) -> str:
     """The same database reached through the proxy's port, with a name its sessions can be found by."""
     return (make_url(url).set(host="127.0.0.1", port=port)
             .update_query_dict({"application_name": application_name}).render_as_string(hide_password=False))
-
-
-def seconds_ago(seconds: float) -> datetime:
-    return utcnow() - timedelta(seconds=seconds)
 
 
 class AmpleRateBudget:
