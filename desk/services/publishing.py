@@ -185,7 +185,7 @@ def claim_due(session: Session, worker: str, now: datetime | None = None, limit:
                  .scalar_subquery())
     channels = session.scalars(_claimable_channels(now, due_here.exists())
                                .order_by(first_due.asc().nulls_first(), Channel.id).limit(limit)).unique().all()
-    claims = []
+    claims, events = [], []
     paused = active_pauses(session)
     lease = timedelta(seconds=lease_seconds)
     for c in channels:
@@ -198,11 +198,11 @@ def claim_due(session: Session, worker: str, now: datetime | None = None, limit:
             pause = pause_rules.covering(paused, c.unit_id)
             if pause:  # the emergency stop: held, not sent; what is already sending goes on
                 t.status, t.held_reason = wf.T_HELD, pause_rules.held_reason(pause)
-                _audit_target(session, actor, "target.held", t, now, reason=t.held_reason, pause_id=pause.id)
+                events.append(("target.held", t, {"reason": t.held_reason, "pause_id": pause.id}))
                 continue
             if blocked := post_screening.publish_block_reason(t, now):  # screened again with today's policy
                 t.status, t.held_reason = wf.T_HELD, blocked
-                _audit_target(session, actor, "target.held", t, now, reason=blocked)
+                events.append(("target.held", t, {"reason": blocked}))
                 continue
             t.status, t.claimed_by = wf.T_SENDING, worker
             t.lease_until = c.next_send_at = now + lease  # the channel is ours until the outcome is in
@@ -210,9 +210,12 @@ def claim_due(session: Session, worker: str, now: datetime | None = None, limit:
             attempt = PublishAttempt(target_id=t.id, number=t.attempts, worker=worker, started_at=now)
             session.add(attempt)
             session.flush()
-            _audit_target(session, actor, "target.sending", t, now, attempt=t.attempts)
+            events.append(("target.sending", t, {"attempt": t.attempts}))
             claims.append(Claim(t.id, t.post_id, attempt.id, t.attempts, c, request_for(t)))
             break
+    # The audit chain is one lock for every worker: taken last, so it is held for the writes alone.
+    for action, t, details in events:
+        _audit_target(session, actor, action, t, now, **details)
     session.commit()
     return claims
 
