@@ -33,7 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from publish_support import (DEFAULT_DATABASE_URL, ROOT, BenchX, ScratchDatabase, desk_env, machine,  # noqa: E402
                              make_engine, make_session_factory, now_utc, postgres_version, seconds, seed_targets,
-                             sequential_posts, spread, start_workers, wait_until_settled, worker_settings)
+                             sequential_posts, spread, start_workers, wait_until_settled, worker_settings,
+                             cpu_seconds, cpu_used, database_backends)
 
 SCENARIOS = ("throughput", "ceiling", "pacing", "lateness", "burst")
 PACING_PER_ACCOUNT = 4
@@ -56,6 +57,7 @@ class Run:
     double_posts: int = 0
     errors: int = 0
     note: str = ""
+    cpu: tuple[float, float] = (0.0, 0.0)  # seconds used by the worker processes, by their database backends
 
     @property
     def rate(self) -> float:
@@ -73,6 +75,7 @@ def run_workers(db: ScratchDatabase, args, label: str, workers: int, latency_ms:
     run = Run(label, workers, latency_ms, 0, accounts)
     try:
         pool.wait_started()
+        workers_cpu, database_cpu = cpu_seconds(pool.pids()), cpu_seconds(database_backends(sessions))
         times = schedule(now_utc())
         run.targets = len(times)
         committed = seed_targets(sessions, f"{label}{workers}w{latency_ms}", times, accounts)
@@ -81,6 +84,8 @@ def run_workers(db: ScratchDatabase, args, label: str, workers: int, latency_ms:
             run.note = f"seeding ended {seconds(committed - due_from):.1f} s after the first due time"
             due_from = committed
         outcome = wait_until_settled(sessions, run.targets, timeout)
+        run.cpu = (cpu_used(workers_cpu, cpu_seconds(pool.pids())),
+                   cpu_used(database_cpu, cpu_seconds(database_backends(sessions))))
     finally:
         pool.stop()
         engine.dispose()
@@ -188,8 +193,10 @@ def print_lateness(runs: list[Run]) -> None:
 def print_checks(runs: list[Run]) -> None:
     print("\nChecks")
     for r in runs:
+        per = 1000 / max(r.published, 1)
         line = (f"{r.label} {r.workers}w {r.latency_ms}ms: states {r.states or '-'}; posted twice {r.double_posts}; "
-                f"error lines in worker logs {r.errors}")
+                f"error lines in worker logs {r.errors}; CPU per target: workers {r.cpu[0] * per:.1f} ms, "
+                f"database {r.cpu[1] * per:.1f} ms")
         print(line + (f"; {r.note}" if r.note else ""))
 
 

@@ -242,6 +242,9 @@ class Workers:
                 codes.append(proc.wait())
         return codes
 
+    def pids(self) -> list[int]:
+        return [proc.pid for proc in self.procs if proc.poll() is None]
+
     def errors(self) -> list[str]:
         """Error lines the workers logged (an attempt that failed, a pass that failed)."""
         found = []
@@ -285,6 +288,31 @@ def wait_until_settled(sessions, expected: int, timeout: float) -> Outcome:
         published = s.execute(select(Target.scheduled_at, Target.published_at)
                               .where(Target.status == wf.T_PUBLISHED)).all()
     return Outcome(states, [tuple(row) for row in published], timed_out)
+
+
+def cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """User and system CPU seconds each process has used so far (Linux /proc): a cost per target that does
+    not depend on what else the machine is running, unlike the rates."""
+    tick, used = os.sysconf("SC_CLK_TCK"), {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        used[pid] = (int(fields[11]) + int(fields[12])) / tick
+    return used
+
+
+def cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds used between the two readings (a process that appeared meanwhile counts in full)."""
+    return sum(t - before.get(pid, 0.0) for pid, t in after.items())
+
+
+def database_backends(sessions) -> list[int]:
+    """The server processes serving the workers' connections to the scratch database."""
+    with sessions() as s:
+        return list(s.scalars(text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                                   "AND pid <> pg_backend_pid()")))
 
 
 def percentile(values: list[float], p: float) -> float:
