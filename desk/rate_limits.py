@@ -83,12 +83,12 @@ def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) ->
     return None
 
 
-def _x_budget(h: dict[str, str], now: datetime) -> tuple[datetime | None, int | None, datetime | None]:
+def _x_budget(h: dict[str, str], now: datetime, wall: datetime) -> tuple[datetime | None, int | None, datetime | None]:
     remaining, reset = h.get("x-rate-limit-remaining", "").strip(), h.get("x-rate-limit-reset", "").strip()
     if not (remaining.isdigit() and reset.isdigit()):
         return None, None, None
     left = int(remaining)
-    reset_at = datetime.fromtimestamp(int(reset), timezone.utc)
+    reset_at = now + (datetime.fromtimestamp(int(reset), timezone.utc) - wall)
     if reset_at <= now:
         return None, left, reset_at
     if left == 0:
@@ -126,23 +126,27 @@ def _facebook_wait(h: dict[str, str], now: datetime) -> datetime | None:
 
 
 def after_call(platform: str, responses: list[Mapping[str, str]], now: datetime,
-               retry_after: float | None = None) -> Pacing:
+               retry_after: float | None = None, wall: datetime | None = None) -> Pacing:
     """The channel's pacing after a call that got these responses (headers, in order), at `now`.
 
     `retry_after` is what the adapter read from a refusal (seconds), when it refused for too many requests.
+    Headers that name a moment (a reset time, a date) are read against `wall`, the real clock by default,
+    and the wait they mean is counted from `now`: a desk whose time is frozen (tests) or set apart still
+    waits as long as the platform asked.
     """
+    wall = wall or datetime.now(timezone.utc)
     candidates = [now + timedelta(seconds=DEFAULT_SPACING.get(platform, FALLBACK_SPACING))]
     remaining = reset_at = None
     for headers in responses:
         h = {str(k).lower(): str(v) for k, v in headers.items()}
-        x_next, x_left, x_reset = _x_budget(h, now)
+        x_next, x_left, x_reset = _x_budget(h, now, wall)
         if x_left is not None:
             remaining, reset_at = x_left, x_reset  # the last response's budget is the current one
         if x_next:
             candidates.append(x_next)
         if fb_next := _facebook_wait(h, now):
             candidates.append(fb_next)
-        if "retry-after" in h and (wait := retry_after_seconds(h, now.timestamp())) is not None:
+        if "retry-after" in h and (wait := retry_after_seconds(h, wall.timestamp())) is not None:
             candidates.append(now + timedelta(seconds=wait))
     if retry_after is not None:
         candidates.append(now + timedelta(seconds=max(0.0, retry_after)))

@@ -20,36 +20,49 @@ def unix(moment: datetime) -> str:
     return str(int(moment.timestamp()))
 
 
+def after_call(platform, responses, now=NOW, **kwargs):
+    """Headers that name a moment are read against the real clock; here the real clock is NOW too."""
+    return rl.after_call(platform, responses, now, wall=NOW, **kwargs)
+
+
+def test_a_moment_in_a_header_is_a_wait_counted_from_the_desks_now():
+    frozen = NOW - timedelta(days=100)  # a test's frozen clock, or a desk whose clock is not the platform's
+    reset = NOW + timedelta(minutes=5)
+    pacing = rl.after_call("x", [{"x-rate-limit-remaining": "0", "x-rate-limit-reset": unix(reset)}], frozen,
+                           wall=NOW)
+    assert pacing.next_send_at == frozen + timedelta(minutes=5)
+
+
 def test_without_headers_each_platform_keeps_its_small_default_spacing():
-    assert rl.after_call("x", [], NOW).next_send_at == NOW + timedelta(seconds=1)
-    assert rl.after_call("training", [], NOW).next_send_at == NOW
-    assert rl.after_call("something-new", [], NOW).next_send_at == NOW + timedelta(seconds=rl.FALLBACK_SPACING)
+    assert after_call("x", [], NOW).next_send_at == NOW + timedelta(seconds=1)
+    assert after_call("training", [], NOW).next_send_at == NOW
+    assert after_call("something-new", [], NOW).next_send_at == NOW + timedelta(seconds=rl.FALLBACK_SPACING)
 
 
 def test_x_budget_spent_waits_for_the_reset():
     reset = NOW + timedelta(minutes=12)
-    pacing = rl.after_call("x", [{"x-rate-limit-remaining": "0", "x-rate-limit-reset": unix(reset)}], NOW)
+    pacing = after_call("x", [{"x-rate-limit-remaining": "0", "x-rate-limit-reset": unix(reset)}], NOW)
     assert pacing.next_send_at == reset and pacing.remaining == 0 and pacing.reset_at == reset
 
 
 def test_x_budget_left_is_spread_evenly_until_the_reset():
     reset = NOW + timedelta(seconds=300)
-    pacing = rl.after_call("x", [{"X-Rate-Limit-Remaining": "10", "X-Rate-Limit-Reset": unix(reset)}], NOW)
+    pacing = after_call("x", [{"X-Rate-Limit-Remaining": "10", "X-Rate-Limit-Reset": unix(reset)}], NOW)
     assert pacing.next_send_at == NOW + timedelta(seconds=30) and pacing.remaining == 10
-    plenty = rl.after_call("x", [{"x-rate-limit-remaining": "5000", "x-rate-limit-reset": unix(reset)}], NOW)
+    plenty = after_call("x", [{"x-rate-limit-remaining": "5000", "x-rate-limit-reset": unix(reset)}], NOW)
     assert plenty.next_send_at == NOW + timedelta(seconds=1)  # never faster than the default spacing
 
 
 def test_x_reset_already_past_means_the_default_spacing():
     past = NOW - timedelta(seconds=5)
-    pacing = rl.after_call("x", [{"x-rate-limit-remaining": "0", "x-rate-limit-reset": unix(past)}], NOW)
+    pacing = after_call("x", [{"x-rate-limit-remaining": "0", "x-rate-limit-reset": unix(past)}], NOW)
     assert pacing.next_send_at == NOW + timedelta(seconds=1)
 
 
 def test_the_most_restrictive_of_several_responses_wins():
     upload = {"x-rate-limit-remaining": "0", "x-rate-limit-reset": unix(NOW + timedelta(minutes=3))}
     post = {"x-rate-limit-remaining": "50", "x-rate-limit-reset": unix(NOW + timedelta(minutes=15))}
-    pacing = rl.after_call("x", [upload, post], NOW)
+    pacing = after_call("x", [upload, post], NOW)
     assert pacing.next_send_at == NOW + timedelta(minutes=3)
     assert pacing.remaining == 50  # the budget stored is the last response's
 
@@ -57,29 +70,29 @@ def test_the_most_restrictive_of_several_responses_wins():
 @pytest.mark.parametrize("used, wait", [(10, 1), (76, 10), (88, 60), (99, 600)])
 def test_facebook_app_usage_slows_down_as_the_hour_fills(used, wait):
     headers = {"X-App-Usage": json.dumps({"call_count": used, "total_cputime": 1, "total_time": 2})}
-    assert rl.after_call("facebook", [headers], NOW).next_send_at == NOW + timedelta(seconds=wait)
+    assert after_call("facebook", [headers], NOW).next_send_at == NOW + timedelta(seconds=wait)
 
 
 def test_facebook_business_use_case_usage_and_its_time_to_regain_access_in_minutes():
     buc = {"1234": [{"type": "pages", "call_count": 100, "total_cputime": 20, "total_time": 30,
                      "estimated_time_to_regain_access": 25}]}
-    pacing = rl.after_call("facebook", [{"X-Business-Use-Case-Usage": json.dumps(buc)}], NOW)
+    pacing = after_call("facebook", [{"X-Business-Use-Case-Usage": json.dumps(buc)}], NOW)
     assert pacing.next_send_at == NOW + timedelta(minutes=25)
     calm = {"1234": [{"type": "pages", "call_count": 3, "estimated_time_to_regain_access": 0}]}
-    assert rl.after_call("facebook", [{"x-business-use-case-usage": json.dumps(calm)}], NOW).next_send_at \
+    assert after_call("facebook", [{"x-business-use-case-usage": json.dumps(calm)}], NOW).next_send_at \
         == NOW + timedelta(seconds=1)
 
 
 def test_facebook_headers_that_are_not_json_are_ignored():
-    assert rl.after_call("facebook", [{"X-App-Usage": "{broken"}], NOW).next_send_at == NOW + timedelta(seconds=1)
+    assert after_call("facebook", [{"X-App-Usage": "{broken"}], NOW).next_send_at == NOW + timedelta(seconds=1)
 
 
 def test_retry_after_as_seconds_and_as_an_http_date_pushes_the_channel():
-    assert rl.after_call("x", [{"Retry-After": "120"}], NOW).next_send_at == NOW + timedelta(seconds=120)
+    assert after_call("x", [{"Retry-After": "120"}], NOW).next_send_at == NOW + timedelta(seconds=120)
     when = NOW + timedelta(minutes=7)
-    dated = rl.after_call("flickr", [{"Retry-After": format_datetime(when, usegmt=True)}], NOW)
+    dated = after_call("flickr", [{"Retry-After": format_datetime(when, usegmt=True)}], NOW)
     assert dated.next_send_at == when
-    assert rl.after_call("youtube", [], NOW, retry_after=45).next_send_at == NOW + timedelta(seconds=45)
+    assert after_call("youtube", [], NOW, retry_after=45).next_send_at == NOW + timedelta(seconds=45)
 
 
 def test_retry_after_seconds_reads_both_forms_and_the_x_reset():
@@ -93,7 +106,7 @@ def test_retry_after_seconds_reads_both_forms_and_the_x_reset():
 
 def test_a_header_never_parks_a_channel_for_more_than_a_day():
     far = NOW + timedelta(days=30)
-    pacing = rl.after_call("x", [{"x-rate-limit-remaining": "0", "x-rate-limit-reset": unix(far)}], NOW)
+    pacing = after_call("x", [{"x-rate-limit-remaining": "0", "x-rate-limit-reset": unix(far)}], NOW)
     assert pacing.next_send_at == NOW + rl.LONGEST_WAIT
 
 
@@ -125,7 +138,7 @@ def test_the_http_helper_feeds_every_response_to_the_observer():
             response = http.send(session, "POST", f"http://127.0.0.1:{server.server_port}/2/tweets", label="X")
         assert response.status_code == 429
         assert seen and seen[0]["retry-after"] == "17"
-        assert rl.after_call("x", seen, NOW).next_send_at == NOW + timedelta(seconds=17)
+        assert after_call("x", seen, NOW).next_send_at == NOW + timedelta(seconds=17)
     finally:
         server.shutdown()
         server.server_close()

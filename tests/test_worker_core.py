@@ -101,7 +101,7 @@ def test_what_the_platform_said_is_stored_on_the_channel_with_the_outcome(world,
     assert fresh(s, Channel, world.channel.id).next_send_at == now + timedelta(seconds=60)  # reserved for the call
     reset = now + timedelta(minutes=15)
     pacing = rate_limits.after_call("x", [{"x-rate-limit-remaining": "0",
-                                           "x-rate-limit-reset": str(int(reset.timestamp()))}], now)
+                                           "x-rate-limit-reset": str(int(reset.timestamp()))}], now, wall=now)
     publishing.record_success(s, claim, ME, RemoteRef("r1"), now=now, pacing=pacing)
     c = fresh(s, Channel, world.channel.id)
     assert (c.next_send_at, c.rate_remaining, c.rate_reset_at) == (reset, 0, reset)
