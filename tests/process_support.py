@@ -66,7 +66,11 @@ class ScratchDatabases:
         self.prefix = f"desk_proc_{os.getpid()}_{secrets.token_hex(3)}"
         self.made: list[str] = []
         self.template = self._create(f"{self.prefix}_template")
-        migrate(self.url(self.template))
+        try:
+            migrate(self.url(self.template))
+        except BaseException:
+            self.close()
+            raise
 
     def url(self, name: str, **query) -> str:
         return self.base.set(database=name).update_query_dict(query).render_as_string(hide_password=False)
