@@ -22,7 +22,7 @@ from .. import person_decisions as rules
 from .. import workflow as wf
 from ..clock import utcnow
 from ..errors import WorkflowConflict
-from ..models import Post, PublishAttempt, Target
+from ..models import Channel, Post, PublishAttempt, Target
 from . import audit_trail
 from .common import ensure, get_or_404, lock
 
@@ -188,26 +188,39 @@ def may_decide(actor, kind: str, channel) -> bool:
 
 
 def waiting_for_person(session: Session, actor, now: datetime | None = None, limit: int = 50) -> list[Waiting]:
-    """The posts waiting for a decision that this person may take, oldest first."""
+    """The posts waiting for a decision that this person may take, oldest first.
+
+    Who may decide is checked once per channel on light rows; only the rows shown are loaded whole.
+    """
     now = now or utcnow()
-    stmt = (select(Target, _last_attempt_started())
-            .where(or_(Target.status == wf.T_UNKNOWN,
-                       and_(Target.status == wf.T_HELD,
-                            or_(Target.held_reason.like(lateness.LATE_PREFIX + "%"),
-                                Target.held_reason.like(pause_rules.CONFIRM_PREFIX + "%")))))
-            .options(selectinload(Target.post)).order_by(Target.scheduled_at, Target.id))
+    waiting = or_(Target.status == wf.T_UNKNOWN,
+                  and_(Target.status == wf.T_HELD, or_(Target.held_reason.like(lateness.LATE_PREFIX + "%"),
+                                                       Target.held_reason.like(pause_rules.CONFIRM_PREFIX + "%"))))
+    light = session.execute(select(Target.id, Target.channel_id, Target.status, Target.held_reason).where(waiting)
+                            .order_by(Target.scheduled_at, Target.id)).all()
+    channels = {c.id: c for c in session.scalars(select(Channel).where(Channel.id.in_({r.channel_id for r in light})))}
+    allowed: dict[tuple[str, int], bool] = {}
+    chosen = []
+    for tid, channel_id, status, reason in light:
+        kind = rules.kind_of(status, reason) or AFTER_PAUSE
+        key = (kind, channel_id)
+        if key not in allowed:
+            allowed[key] = may_decide(actor, kind, channels[channel_id])
+        if allowed[key]:
+            chosen.append(tid)
+            if len(chosen) >= limit:
+                break
+    rows = {t.id: (t, since) for t, since in session.execute(
+        select(Target, _last_attempt_started()).where(Target.id.in_(chosen)).options(selectinload(Target.post)))}
     found = []
-    for t, since in session.execute(stmt):
+    for tid in chosen:
+        t, since = rows[tid]
         kind = rules.kind_of(t.status, t.held_reason) or AFTER_PAUSE
-        if not may_decide(actor, kind, t.channel):
-            continue
         decidable = kind != rules.UNKNOWN or rules.unknown_decidable(t.error_code, since, now)
         found.append(Waiting(t.id, t.post_id, t.channel_id, t.channel.name, t.channel.unit.code,
                              t.channel.platform, kind, decidable, t.scheduled_at, since,
                              t.error_message if kind == rules.UNKNOWN else (t.held_reason or ""),
                              t.effective_text))
-        if len(found) >= limit:
-            break
     return found
 
 
