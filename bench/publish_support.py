@@ -315,6 +315,12 @@ def database_backends(sessions) -> list[int]:
                                    "AND pid <> pg_backend_pid()")))
 
 
+def connections_opened(sessions) -> int:
+    """Connections made to the scratch database so far (PostgreSQL 14 and later count them)."""
+    with sessions() as s:
+        return s.scalar(text("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")) or 0
+
+
 def percentile(values: list[float], p: float) -> float:
     """Nearest-rank percentile: the value at or below which p % of them lie."""
     ordered = sorted(values)
