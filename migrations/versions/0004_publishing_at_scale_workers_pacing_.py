@@ -41,6 +41,9 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('rate_remaining', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('rate_reset_at', sa.DateTime(), nullable=True))
 
+    with op.batch_alter_table('publish_attempts', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_publish_attempts_finished_at'), ['finished_at'], unique=False)
+
     with op.batch_alter_table('posts', schema=None) as batch_op:
         batch_op.add_column(sa.Column('recurrence_rule', sa.String(length=120), nullable=True))
         batch_op.add_column(sa.Column('recurrence_until', sa.DateTime(), nullable=True))
@@ -63,6 +66,9 @@ def downgrade() -> None:
         batch_op.drop_column('recurrence_generated_until')
         batch_op.drop_column('recurrence_until')
         batch_op.drop_column('recurrence_rule')
+
+    with op.batch_alter_table('publish_attempts', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_publish_attempts_finished_at'))
 
     with op.batch_alter_table('channels', schema=None) as batch_op:
         batch_op.drop_column('rate_reset_at')
