@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from publish_support import (DEFAULT_DATABASE_URL, ROOT, BenchX, ScratchDatabase, desk_env, machine,  # noqa: E402
                              make_engine, make_session_factory, now_utc, postgres_version, seconds, seed_targets,
                              sequential_posts, spread, start_workers, wait_until_settled, worker_settings,
-                             connections_opened, cpu_seconds, cpu_used, database_backends)
+                             database_counters, cpu_seconds, cpu_used, database_backends)
 
 SCENARIOS = ("throughput", "ceiling", "pacing", "lateness", "burst")
 PACING_PER_ACCOUNT = 4
@@ -59,6 +59,7 @@ class Run:
     note: str = ""
     cpu: tuple[float, float] = (0.0, 0.0)  # seconds used by the worker processes, by their database backends
     connections: int = 0  # database connections the workers opened during the run
+    transactions: int = 0  # and the transactions they ran
 
     @property
     def rate(self) -> float:
@@ -77,7 +78,7 @@ def run_workers(db: ScratchDatabase, args, label: str, workers: int, latency_ms:
     try:
         pool.wait_started()
         workers_cpu, database_cpu = cpu_seconds(pool.pids()), cpu_seconds(database_backends(sessions))
-        connected = connections_opened(sessions)
+        counted = database_counters(sessions)
         times = schedule(now_utc())
         run.targets = len(times)
         committed = seed_targets(sessions, f"{label}{workers}w{latency_ms}", times, accounts)
@@ -88,7 +89,7 @@ def run_workers(db: ScratchDatabase, args, label: str, workers: int, latency_ms:
         outcome = wait_until_settled(sessions, run.targets, timeout)
         run.cpu = (cpu_used(workers_cpu, cpu_seconds(pool.pids())),
                    cpu_used(database_cpu, cpu_seconds(database_backends(sessions))))
-        run.connections = connections_opened(sessions) - connected - 1  # less the bench's own
+        run.connections, run.transactions = (b - a for a, b in zip(counted, database_counters(sessions)))
     finally:
         pool.stop()
         engine.dispose()
@@ -199,8 +200,8 @@ def print_checks(runs: list[Run]) -> None:
         per = 1000 / max(r.published, 1)
         line = (f"{r.label} {r.workers}w {r.latency_ms}ms: states {r.states or '-'}; posted twice {r.double_posts}; "
                 f"error lines in worker logs {r.errors}; CPU per target: workers {r.cpu[0] * per:.1f} ms, "
-                f"database {r.cpu[1] * per:.1f} ms (of backends alive at the end); database connections "
-                f"opened {r.connections}")
+                f"database {r.cpu[1] * per:.1f} ms (backends alive at the end); database transactions per "
+                f"target {r.transactions / max(r.published, 1):.1f}; connections opened {r.connections}")
         print(line + (f"; {r.note}" if r.note else ""))
 
 

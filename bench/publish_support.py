@@ -315,10 +315,12 @@ def database_backends(sessions) -> list[int]:
                                    "AND pid <> pg_backend_pid()")))
 
 
-def connections_opened(sessions) -> int:
-    """Connections made to the scratch database so far (PostgreSQL 14 and later count them)."""
+def database_counters(sessions) -> tuple[int, int]:
+    """Connections made to the scratch database so far, and transactions run in it (PostgreSQL 14+)."""
     with sessions() as s:
-        return s.scalar(text("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")) or 0
+        row = s.execute(text("SELECT sessions, xact_commit + xact_rollback FROM pg_stat_database "
+                             "WHERE datname = current_database()")).one()
+    return int(row[0] or 0), int(row[1] or 0)
 
 
 def percentile(values: list[float], p: float) -> float:
