@@ -92,6 +92,10 @@ def _held_since(session: Session, target: Target) -> datetime | None:
         AuditEvent.action == "target.held"))
 
 
+def screening_hold(reason: str | None) -> bool:
+    return bool(reason) and reason.startswith(post_screening.HOLD_PREFIX)
+
+
 def hold_and_release(session: Session, worker: str, now: datetime | None = None, *, zone: ZoneInfo | None = None,
                      late_after_minutes: int = lateness.DEFAULT_LATE_AFTER_MINUTES) -> tuple[int, int, int]:
     """Hold due targets whose channel cannot take them; release held ones whose channel can again,
@@ -122,7 +126,9 @@ def hold_and_release(session: Session, worker: str, now: datetime | None = None,
         if t.status == wf.T_HELD and reason is None and pause_rules.is_pause_hold(t.held_reason):
             continue  # a resume releases what a pause held (and asks about what fell due meanwhile)
         if t.status == wf.T_HELD and reason is None:
-            due_at = t.scheduled_at or _held_since(session, t)
+            # A channel that could not publish: how late is too late. (A screening hold ends when the
+            # policy changes back, a decision people made knowing the time.)
+            due_at = None if screening_hold(t.held_reason) else t.scheduled_at or _held_since(session, t)
             if lateness.too_late(due_at, now, c.late_after_minutes, late_after_minutes):
                 t.held_reason = lateness.late_reason(display(due_at, zone), c.late_after_minutes,
                                                      late_after_minutes)
