@@ -219,8 +219,9 @@ class Runner:
             error.retry_after if error is not None and error.error_class == RATE_LIMITED else None))
         key = f"target={check.target_id}"
         if error is None:
-            outcome = self._record(key, lambda s: reconciling.settle(s, check, self.worker, found, now=now,
-                                                                     pacing=pacing))
+            outcome = self._record(key, lambda s: reconciling.settle(
+                s, check, self.worker, found, now=now, pacing=pacing, max_attempts=self.settings.max_attempts,
+                retry_base_seconds=self.settings.retry_base_seconds))
         elif error.error_class == PERMANENT and error.code == "cannot-check":
             outcome = self._record(key, lambda s: reconciling.hand_to_person(s, check, self.worker, now=now,
                                                                              pacing=pacing))

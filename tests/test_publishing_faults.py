@@ -30,10 +30,6 @@ from test_worker import approved, fresh
 WORKER = "faults-host:1"
 TWEETS = "/2/tweets"
 SECOND = timedelta(seconds=1)
-# Behaviour the issue asks of the worker that it does not have yet; the mark goes when the worker does.
-AWAITS_AMBIGUOUS_LIMIT = pytest.mark.xfail(strict=True, reason=(
-    "a target whose unclear outcome is reconciled as not found goes back to the queue with no backoff and no "
-    "attempt limit, so a platform answering 500 to every post gets it again every few seconds, for ever"))
 
 
 class XDesk(Desk):
@@ -160,7 +156,6 @@ def test_a_500_after_x_took_the_post_is_reconciled_not_reposted(x, t0):
     assert target_story(s, tid)[-3:] == ["target.sending", "target.unknown", "target.reconciled_published"]
 
 
-@AWAITS_AMBIGUOUS_LIMIT
 def test_500s_for_ever_on_the_post_itself_stop_at_the_maximum(x, t0):
     """X's 500 on a post is ambiguous (it may have been created), so each one is reconciled first; not found,
     it is tried again, but with backoff and never more than the maximum number of attempts."""

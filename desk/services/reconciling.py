@@ -6,6 +6,7 @@ rule, by reserving the channel (its next_send_at) for the question, exactly as a
 """
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -18,6 +19,7 @@ from ..clock import utcnow
 from ..models import Channel, Post, Target
 from ..person_decisions import NEEDS_PERSON
 from ..platforms import PublishRequest, RemoteRef
+from ..platforms.base import AMBIGUOUS, publisher_class
 from .audit_trail import SystemActor
 from .common import lock
 from .publishing import _audit_target, _claimable_channels, _pace, _roll_up, request_for
@@ -66,8 +68,14 @@ def _locked(session: Session, check: Check, pacing, now: datetime) -> tuple[Post
 
 
 def settle(session: Session, check: Check, worker: str, found: RemoteRef | None, now: datetime | None = None,
-           pacing: rate_limits.Pacing | None = None) -> str:
-    """After asking the platform: published (with what it found), or back to the queue."""
+           pacing: rate_limits.Pacing | None = None, *, max_attempts: int = 5, retry_base_seconds: float = 30,
+           rng: random.Random | None = None) -> str:
+    """After asking the platform: published (with what it found), or tried again.
+
+    Not found after the platform itself gave an unclear answer (a 500 or a timeout on the post): a retry
+    like a transient error's, with backoff and within the attempt limit, so a platform that fails every
+    post is not sent it every few seconds for ever. Not found after a worker died: back to the queue at
+    once (the platform did nothing wrong), still within the limit, so a post that kills workers stops."""
     now = now or utcnow()
     actor = SystemActor(f"worker:{worker}")
     post, target = _locked(session, check, pacing, now)
@@ -79,10 +87,22 @@ def settle(session: Session, check: Check, worker: str, found: RemoteRef | None,
         target.published_at = target.published_at or now
         target.error_class = target.error_code = target.error_message = None
         _audit_target(session, actor, "target.reconciled_published", target, now, remote_id=found.id)
+    elif target.attempts >= max_attempts:
+        target.status = wf.T_FAILED
+        target.error_message = (f"{publisher_class(check.channel.platform).label} did not take this post in {target.attempts} "
+                                "attempts (the desk checked each time that it had not gone out). The desk gave up: "
+                                "check the post and the account, then ask an approver to send it again.")
+        _audit_target(session, actor, "target.reconciled_not_found", target, now, then=wf.T_FAILED)
     else:
-        target.status = wf.T_QUEUED
+        details = {}
+        if target.error_class == AMBIGUOUS:
+            target.status, target.next_attempt_at = wf.T_RETRYING, wf.backoff(target.attempts, retry_base_seconds,
+                                                                              now, rng)
+            details["next_attempt_at"] = target.next_attempt_at.isoformat()
+        else:
+            target.status = wf.T_QUEUED
         target.error_class = target.error_code = target.error_message = None
-        _audit_target(session, actor, "target.reconciled_not_found", target, now)
+        _audit_target(session, actor, "target.reconciled_not_found", target, now, then=target.status, **details)
     _roll_up(session, post, actor, now)
     session.commit()
     return target.status
