@@ -128,6 +128,10 @@ def ceiling(args, latency_ms: int, count: int) -> float:
         fake.stop()
 
 
+def _load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg()) + " (1, 5, 15 min)"
+
+
 def _ints(text: str) -> list[int]:
     return [int(x) for x in text.split(",") if x.strip()]
 
@@ -217,7 +221,9 @@ def main(argv=None) -> None:
     print(f"settings    {worker_settings(dict(os.environ))}")
     print(f"platform    fake X in this process, OAuth 1.0a signatures checked; up to {args.accounts} X accounts, "
           f"targets assigned round-robin")
-    print(f"worker logs {log_dir}", flush=True)
+    print(f"worker logs {log_dir}")
+    print(f"load        {_load()} (other work on the machine slows every rate; CPU per target shows less of it)",
+          flush=True)
     started = time.monotonic()
     throughput, lateness, ceilings = [], [], {}
     db.prepare(args.accounts, desk_env(db.url_of(db.template), None))
@@ -254,7 +260,7 @@ def main(argv=None) -> None:
     if lateness:
         print_lateness(lateness)
     print_checks(throughput + lateness)
-    print(f"\ntotal time {time.monotonic() - started:.0f} s")
+    print(f"\ntotal time {time.monotonic() - started:.0f} s; load at the end {_load()}")
 
 if __name__ == "__main__":
     main()
