@@ -16,6 +16,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from .db import make_engine, make_session_factory
 from .errors import DeskError, ValidationFailed
 from .models import Unit
 from .services.audit_trail import SystemActor
@@ -218,11 +219,20 @@ def worker(show_status, as_json):
         sys.exit(worker_status(as_json))
 
     publishing_worker.configure_logging()
+    s = settings()
+    engine, sessions = current_app.extensions["desk.engine"], current_app.extensions["desk.sessions"]
+    if engine.dialect.name != "sqlite":
+        # A connection for each call in flight, the heartbeat and the passes: with the default five, the
+        # pool's overflow would open and close a server connection for nearly every post.
+        engine = make_engine(s.database_url, pool_size=s.worker_pool_size + 4, max_overflow=4)
+        sessions = make_session_factory(engine)
     try:
-        publishing_worker.serve(settings(), current_app.extensions["desk.engine"],
-                                current_app.extensions["desk.sessions"])
+        publishing_worker.serve(s, engine, sessions)
     except publishing_worker.WorkerRefused as exc:
         raise click.ClickException(str(exc)) from None
+    finally:
+        if engine is not current_app.extensions["desk.engine"]:
+            engine.dispose()
 
 
 def worker_status(as_json: bool) -> int:

@@ -170,6 +170,8 @@ class Target(Base):
     __table_args__ = (
         UniqueConstraint("post_id", "channel_id", name="uq_targets_post_channel"),
         Index("ix_targets_due", "status", "scheduled_at"),
+        # The worker asks per channel: is a call in flight, what is due (claiming, pacing, reconciling).
+        Index("ix_targets_channel_status", "channel_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -112,16 +112,22 @@ class Runner:
 
     # ---- one pass ----
 
-    def run_pass(self, now: datetime | None = None) -> PassResult:
-        """Expire dead leases, hold and release, claim what is due and hand it to the pool, reconcile."""
+    def run_pass(self, now: datetime | None = None, upkeep: bool = True) -> PassResult:
+        """Expire dead leases, hold and release, claim what is due and hand it to the pool, reconcile.
+
+        `upkeep=False` skips the first part (housekeeping, leases, holds): the passes a freed slot or an
+        exact wake-up asks for only need to claim, and doing the upkeep on every one of them would cost
+        each published post a dozen statements. The clock's regular tick does the upkeep."""
         result = PassResult()
         s = self.settings
-        with self.db():
-            housekeeping.run(self.sessions, self.worker, now)  # grants that expire, event feeds that end
-            with self.sessions() as session:
-                result.expired = publishing.expire_leases(session, self.worker, now=now)
-                result.held, result.released, result.late = publishing.hold_and_release(
-                    session, self.worker, now=now, zone=s.zone, late_after_minutes=s.late_after_minutes)
+        if upkeep:
+            with self.db():
+                # grants that expire, event feeds that end, a series' next occurrences
+                housekeeping.run(self.sessions, self.worker, now, zone=s.zone)
+                with self.sessions() as session:
+                    result.expired = publishing.expire_leases(session, self.worker, now=now)
+                    result.held, result.released, result.late = publishing.hold_and_release(
+                        session, self.worker, now=now, zone=s.zone, late_after_minutes=s.late_after_minutes)
         if free := min(self.free_slots(), s.worker_batch_size):
             with self.db(), self.sessions() as session:
                 claims = publishing.claim_due(session, self.worker, now=now, limit=free,
@@ -130,7 +136,7 @@ class Runner:
                 with self._lock:
                     self._calls[claim.target_id] = claim.channel.id
                 self._hand_over(self._attempt, claim, now, result.outcomes, claim.target_id)
-        if free := self.free_slots():
+        if upkeep and (free := self.free_slots()):  # rare, and a tick's wait changes nothing for them
             with self.db(), self.sessions() as session:
                 checks = reconciling.claim_checks(session, self.worker, now=now, limit=free,
                                                   lease_seconds=s.lease_seconds)
@@ -359,19 +365,26 @@ class Passes:
     second pass alongside it, and no request is ever lost."""
 
     def __init__(self, run):
-        self.run = run
+        self.run = run  # run(upkeep: bool)
         self._again = threading.Event()
+        self._upkeep = False  # whether any request since the last pass asked for the upkeep too
         self._running = threading.Lock()
 
-    def request(self) -> None:
+    def request(self, upkeep: bool = False) -> None:
+        if upkeep:
+            self._upkeep = True
         self._again.set()
         while self._again.is_set() and self._running.acquire(blocking=False):
             try:
                 while self._again.is_set():
                     self._again.clear()
-                    self.run()
+                    upkeep, self._upkeep = self._upkeep, False
+                    self.run(upkeep)
             finally:
                 self._running.release()
+
+    def tick(self) -> None:
+        self.request(upkeep=True)
 
     def wait_idle(self) -> None:
         with self._running:
@@ -410,13 +423,14 @@ def serve(settings, engine: Engine, session_factory) -> None:
     runner = Runner(session_factory, PlatformContext(settings, session_factory), me, settings, executor=pool,
                     on_free=lambda: soon("slot-freed"), stopping=stopping)
 
-    def one_pass() -> None:
+    def one_pass(upkeep: bool) -> None:
         if stopping.is_set():
             return
         try:
-            runner.run_pass()
+            runner.run_pass(upkeep=upkeep)
             with runner.db(), session_factory() as s:
-                worker_registry.passed(s, me)
+                if upkeep:
+                    worker_registry.passed(s, me)
                 due = publishing.next_due_at(s)
             runner.last_error = None
         except Exception as exc:  # the next tick tries again: the database still holds everything
@@ -431,7 +445,7 @@ def serve(settings, engine: Engine, session_factory) -> None:
         worker_registry.register(s, me, settings.worker_pool_size)
     heartbeat = Heartbeat(session_factory, runner, settings)
     heartbeat.start()
-    scheduler.add_job(passes.request, "interval", seconds=settings.worker_tick_seconds, id="publish-pass",
+    scheduler.add_job(passes.tick, "interval", seconds=settings.worker_tick_seconds, id="publish-pass",
                       next_run_time=datetime.now(timezone.utc))
 
     def stop(signum, _frame) -> None:

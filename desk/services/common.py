@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from ..clock import utcnow
 from ..errors import NotFound, PermissionDenied
@@ -16,10 +16,14 @@ def get_or_404(session: Session, model, object_id, what: str):
     return obj
 
 
-def lock(session: Session, model, object_id, what: str | None = None):
+def lock(session: Session, model, object_id, what: str | None = None, *, bare: bool = False):
     """Load a row for update (only that row, not what it eagerly joins), refreshed from the database.
-    With `what`, a missing row is the person's clear 404 rather than an internal error."""
+    With `what`, a missing row is the person's clear 404 rather than an internal error. `bare` loads
+    none of its relationships until they are touched (the worker's hot path: a post's approvals and
+    author cost a query each and it needs neither)."""
     stmt = select(model).where(model.id == object_id).with_for_update(of=model)
+    if bare:
+        stmt = stmt.options(lazyload("*"))
     rows = session.scalars(stmt.execution_options(populate_existing=True)).unique()
     if what is None:
         return rows.one()

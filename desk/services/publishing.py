@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select, true
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, contains_eager
 
 from .. import lateness, rate_limits
 from .. import pauses as pause_rules
@@ -199,6 +199,7 @@ def claim_due(session: Session, worker: str, now: datetime | None = None, limit:
             continue  # hold_and_release deals with it
         due = session.scalars(
             select(Target).join(Post).where(Target.channel_id == c.id, Post.status.in_(LIVE_POST_STATES), *_due(now))
+            .options(contains_eager(Target.post))  # its words are screened and sent: no second query for them
             .order_by(*_due_order()).limit(LOOKAHEAD).with_for_update(skip_locked=True, of=Target)).unique().all()
         for t in due:
             pause = pause_rules.covering(paused, c.unit_id)
@@ -238,7 +239,7 @@ def _pace(session: Session, channel_id: int, pacing: rate_limits.Pacing | None, 
 
 
 def _locked_outcome(session: Session, claim: Claim, pacing, now: datetime):
-    post = lock(session, Post, claim.post_id)
+    post = lock(session, Post, claim.post_id, bare=True)
     target = lock(session, Target, claim.target_id)
     channel = _pace(session, target.channel_id, pacing, now)
     attempt = session.get(PublishAttempt, claim.attempt_id)

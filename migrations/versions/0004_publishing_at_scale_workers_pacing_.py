@@ -41,6 +41,9 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('rate_remaining', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('rate_reset_at', sa.DateTime(), nullable=True))
 
+    with op.batch_alter_table('targets', schema=None) as batch_op:
+        batch_op.create_index('ix_targets_channel_status', ['channel_id', 'status'], unique=False)
+
     with op.batch_alter_table('publish_attempts', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_publish_attempts_finished_at'), ['finished_at'], unique=False)
 
@@ -66,6 +69,9 @@ def downgrade() -> None:
         batch_op.drop_column('recurrence_generated_until')
         batch_op.drop_column('recurrence_until')
         batch_op.drop_column('recurrence_rule')
+
+    with op.batch_alter_table('targets', schema=None) as batch_op:
+        batch_op.drop_index('ix_targets_channel_status')
 
     with op.batch_alter_table('publish_attempts', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_publish_attempts_finished_at'))
