@@ -345,6 +345,32 @@ def test_a_platform_that_cannot_check_leaves_it_to_a_person_and_is_not_asked_aga
     assert asked == [claim.target_id]
 
 
+def test_reconciling_looks_no_further_back_than_the_first_attempt(world, now, sessions, settings, monkeypatch):
+    """The platform is asked for a post made since this target was first tried, so that yesterday's post
+    with the same words (a daily update) is not taken for today's; not found, it is sent again."""
+    import desk.worker
+
+    asked = []
+
+    class Remembers:
+        def __init__(self, channel, ctx):
+            pass
+
+        def find_published(self, request):
+            asked.append(request)
+            return None
+
+    s = world.session
+    approved(world, now)
+    [claim] = publishing.claim_due(s, OTHER, now=now, lease_seconds=60)
+    monkeypatch.setattr(desk.worker, "publisher_for", Remembers)
+    result = run_pass(sessions, PlatformContext(settings, sessions), ME, settings, now=now + timedelta(minutes=2))
+    assert result.reconciled == {claim.target_id: wf.T_QUEUED}
+    [request] = asked
+    assert request.not_before == now  # when the first attempt began
+    assert request.earliest(0.0) == now.timestamp() - 600  # less ten minutes for the platform's clock
+
+
 def test_no_reconciling_on_a_channel_with_a_call_in_flight(world, now, sessions, settings):
     s = world.session
     stuck = approved(world, now, body="Interrupted.")

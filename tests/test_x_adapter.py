@@ -370,6 +370,21 @@ def test_find_published_sees_through_x_rewriting(x, tmp_path):
     assert x.server.received("GET", "/2/users/1500000000000000001/tweets")[0].query["max_results"] == "50"
 
 
+def test_find_published_does_not_take_an_older_post_with_the_same_words(x):
+    """A daily update says the same words every day: yesterday's post is not today's."""
+    from dataclasses import replace
+    from datetime import datetime, timedelta, timezone
+
+    publisher = x.publisher()
+    ref = publisher.publish(req("Daily traffic and travel update: see the link."))
+    first_try_today = datetime.now(timezone.utc) + timedelta(hours=1)  # the earlier post is an hour too old
+    assert publisher.find_published(replace(req("Daily traffic and travel update: see the link."),
+                                            not_before=first_try_today)) is None
+    tried_just_before = datetime.now(timezone.utc) - timedelta(seconds=5)
+    assert publisher.find_published(replace(req("Daily traffic and travel update: see the link."),
+                                            not_before=tried_just_before)) == ref
+
+
 def test_find_published_on_an_empty_timeline(x):
     assert x.publisher().find_published(req()) is None
 

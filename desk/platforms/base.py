@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, ClassVar
 
 # Error classes: what the worker does about a failure depends only on these.
@@ -11,6 +12,7 @@ AUTH = "auth"                  # the channel must be reconnected: hold its targe
 PERMANENT = "permanent"        # retrying will not help: fail, in words
 AMBIGUOUS = "ambiguous"        # it may have been published: reconcile, never blindly retry
 ERROR_CLASSES = (TRANSIENT, RATE_LIMITED, AUTH, PERMANENT, AMBIGUOUS)
+NOT_BEFORE_MARGIN_SECONDS = 600
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,17 @@ class PublishRequest:
     channel_id: int
     content: Content
     marker: str  # idempotency marker used to find the post again after a crash
+    # When the first attempt began (UTC): a post the platform holds from before then is not this one (a
+    # daily update says the same words every day), so reconciliation looks no further back, less a margin
+    # for the platform's clock.
+    not_before: datetime | None = None
+
+    def earliest(self, default: float) -> float:
+        """The Unix time from which a matching post may be this one: `default` (the adapter's own window)
+        or the first attempt's start less ten minutes, whichever is later."""
+        if self.not_before is None:
+            return default
+        return max(default, self.not_before.timestamp() - NOT_BEFORE_MARGIN_SECONDS)
 
 
 @dataclass(frozen=True)

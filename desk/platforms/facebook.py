@@ -206,7 +206,7 @@ class FacebookPublisher(Publisher):
         """The Page's post with this message in the last hours, if Facebook has it (after a crash or an unclear
         reply). A post with no words at all is matched as the newest wordless post in that window."""
         wanted = comparable(compose(request.content))
-        since = int(self.clock() - self.settings.find_window_hours * 3600)
+        since = int(request.earliest(self.clock() - self.settings.find_window_hours * 3600))
         params = {"fields": "id,message,created_time", "since": since, "limit": 50}
         with self._graph() as graph:
             page = self._page_id(graph)

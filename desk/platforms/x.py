@@ -10,6 +10,7 @@ import html
 import re
 import time
 import unicodedata
+from datetime import datetime
 
 from oauthlib.oauth2 import OAuth2Error, WebApplicationClient
 from requests.auth import HTTPBasicAuth
@@ -37,6 +38,14 @@ def compose(content: Content) -> str:
     if content.link and content.link not in text:
         text = f"{text} {content.link}".strip()
     return text
+
+
+def _created(tweet: dict) -> float:
+    """When X says a post was made, as Unix time; without a readable date it is not ruled out."""
+    try:
+        return datetime.fromisoformat(str(tweet["created_at"]).replace("Z", "+00:00")).timestamp()
+    except (KeyError, ValueError):
+        return float("inf")
 
 
 def _comparable(text: str) -> str:
@@ -224,8 +233,9 @@ class XPublisher(Publisher):
             user_id = self.channel.remote_account_id or job.credentials.get("user_id")
             body = job.call("GET", f"/2/users/{user_id}/tweets",
                             params={"max_results": 50, "tweet.fields": "created_at", "exclude": "retweets,replies"})
+            since = request.earliest(0.0)
             for tweet in body.get("data") or []:
-                if _comparable(tweet.get("text", "")) == wanted:
+                if _comparable(tweet.get("text", "")) == wanted and _created(tweet) >= since:
                     return RemoteRef(str(tweet["id"]), self._url(job.credentials, str(tweet["id"])))
         return None
 

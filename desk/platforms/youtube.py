@@ -147,7 +147,7 @@ class YouTubePublisher(Publisher):
     def find_published(self, request: PublishRequest) -> RemoteRef | None:
         """The channel's recent upload with this title and description, if YouTube has it."""
         title, description = _comparable(title_of(request.content)), _comparable(description_of(request.content))
-        since = self.clock() - self.settings.find_window_hours * 3600
+        since = request.earliest(self.clock() - self.settings.find_window_hours * 3600)
         with _Job(self) as job:
             playlist = job.credentials.get("uploads_playlist") or self._uploads_playlist(job)
             params = {"part": "snippet", "playlistId": playlist, "maxResults": 50}

@@ -40,11 +40,12 @@ class Claim:
     request: PublishRequest
 
 
-def request_for(target: Target) -> PublishRequest:
+def request_for(target: Target, not_before: datetime | None = None) -> PublishRequest:
     return PublishRequest(
         target_id=target.id, channel_id=target.channel_id,
         content=content_of(target),
         marker=f"desk-{target.post_id}-{target.id}",
+        not_before=not_before,
     )
 
 

@@ -10,13 +10,13 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from .. import rate_limits
 from .. import workflow as wf
 from ..clock import utcnow
-from ..models import Channel, Post, Target
+from ..models import Channel, Post, PublishAttempt, Target
 from ..person_decisions import NEEDS_PERSON
 from ..platforms import PublishRequest, RemoteRef
 from ..platforms.base import AMBIGUOUS, publisher_class
@@ -54,7 +54,8 @@ def claim_checks(session: Session, worker: str, now: datetime | None = None, lim
         if t is None:
             continue
         c.next_send_at = now + timedelta(seconds=lease_seconds)
-        checks.append(Check(t.id, c, request_for(t)))
+        first_try = session.scalar(select(func.min(PublishAttempt.started_at)).where(PublishAttempt.target_id == t.id))
+        checks.append(Check(t.id, c, request_for(t, not_before=first_try)))
     session.commit()
     return checks
 
