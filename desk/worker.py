@@ -43,6 +43,8 @@ class PassResult:
     held: int = 0
     released: int = 0
     late: int = 0
+    free: int = 0  # slots free when the pass began
+    claimed: int = 0  # targets and checks it handed to the pool
     outcomes: dict[int, str] = field(default_factory=dict)  # target id -> state after its attempt
     reconciled: dict[int, str] = field(default_factory=dict)  # target id -> state after reconciling
 
@@ -128,10 +130,12 @@ class Runner:
                     result.expired = publishing.expire_leases(session, self.worker, now=now)
                     result.held, result.released, result.late = publishing.hold_and_release(
                         session, self.worker, now=now, zone=s.zone, late_after_minutes=s.late_after_minutes)
-        if free := min(self.free_slots(), s.worker_batch_size):
+        result.free = self.free_slots()
+        if free := min(result.free, s.worker_batch_size):
             with self.db(), self.sessions() as session:
                 claims = publishing.claim_due(session, self.worker, now=now, limit=free,
                                               lease_seconds=s.lease_seconds)
+            result.claimed += len(claims)
             for claim in claims:
                 with self._lock:
                     self._calls[claim.target_id] = claim.channel.id
@@ -140,6 +144,7 @@ class Runner:
             with self.db(), self.sessions() as session:
                 checks = reconciling.claim_checks(session, self.worker, now=now, limit=free,
                                                   lease_seconds=s.lease_seconds)
+            result.claimed += len(checks)
             for check in checks:
                 with self._lock:
                     self._checks.add(check.channel.id)
@@ -427,11 +432,15 @@ def serve(settings, engine: Engine, session_factory) -> None:
         if stopping.is_set():
             return
         try:
-            runner.run_pass(upkeep=upkeep)
-            with runner.db(), session_factory() as s:
-                if upkeep:
-                    worker_registry.passed(s, me)
-                due = publishing.next_due_at(s)
+            result = runner.run_pass(upkeep=upkeep)
+            due = None
+            # A pass that filled every free slot will be followed by one when a slot frees: asking for the
+            # next due moment now would cost three queries per post in a busy minute, for nothing.
+            if upkeep or result.claimed < result.free:
+                with runner.db(), session_factory() as s:
+                    if upkeep:
+                        worker_registry.passed(s, me)
+                    due = publishing.next_due_at(s)
             runner.last_error = None
         except Exception as exc:  # the next tick tries again: the database still holds everything
             runner.last_error = _where(exc)
