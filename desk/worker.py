@@ -132,24 +132,22 @@ class Runner:
                         session, self.worker, now=now, zone=s.zone, late_after_minutes=s.late_after_minutes)
         result.free = self.free_slots()
         if free := min(result.free, s.worker_batch_size):
-            with self.db(), self.sessions() as session:
-                claims = publishing.claim_due(session, self.worker, now=now, limit=free,
-                                              lease_seconds=s.lease_seconds)
-            result.claimed += len(claims)
-            for claim in claims:
-                with self._lock:
-                    self._calls[claim.target_id] = claim.channel.id
-                self._hand_over(self._attempt, claim, now, result.outcomes, claim.target_id)
+            result.claimed += self._take(publishing.claim_due, free, now, self._attempt, result.outcomes,
+                                         lambda claim: self._calls.update({claim.target_id: claim.channel.id}))
         if upkeep and (free := self.free_slots()):  # rare, and a tick's wait changes nothing for them
-            with self.db(), self.sessions() as session:
-                checks = reconciling.claim_checks(session, self.worker, now=now, limit=free,
-                                                  lease_seconds=s.lease_seconds)
-            result.claimed += len(checks)
-            for check in checks:
-                with self._lock:
-                    self._checks.add(check.channel.id)
-                self._hand_over(self._check, check, now, result.reconciled, check.target_id)
+            result.claimed += self._take(reconciling.claim_checks, free, now, self._check, result.reconciled,
+                                         lambda check: self._checks.add(check.channel.id))
         return result
+
+    def _take(self, claim, free: int, now, run, outcomes: dict, register) -> int:
+        """Claim up to `free` items in one short transaction, note each as ours, hand each to the pool."""
+        with self.db(), self.sessions() as session:
+            items = claim(session, self.worker, now=now, limit=free, lease_seconds=self.settings.lease_seconds)
+        for item in items:
+            with self._lock:
+                register(item)
+            self._hand_over(run, item, now, outcomes, item.target_id)
+        return len(items)
 
     def _hand_over(self, fn, item, now, outcomes: dict, key: int) -> None:
         def done(future: Future) -> None:
