@@ -56,3 +56,22 @@ def test_training_feed_shows_what_went_out_newest_first_and_struck_through_when_
     assert author.get("/training/9999").status_code == 404
     assert author.get(f"/training/{w.channel.id}", follow_redirects=False).status_code == 200
     assert app.test_client().get(f"/training/{w.channel.id}").status_code == 302  # sign in first
+
+
+def test_a_lapsed_channel_is_on_the_dashboard_of_those_who_can_reconnect_it(app, web_world):
+    """The worker holds a lapsed channel's posts; its unit's administrators are told where they look first."""
+    from sqlalchemy import update
+
+    from desk.models import Channel
+
+    w = web_world
+    with sessions_of(app)() as s:
+        s.execute(update(Channel).where(Channel.id == w.channel2.id).values(
+            status="needs_reconnect", status_reason="X no longer accepts the channel's authorisation."))
+        s.commit()
+        admin.add_membership(s, OPERATOR, w.outsider.id, w.other_unit.id, "unit_admin")
+    page = text_of(as_user(app, w.admin.email).get("/dashboard"))
+    assert "Channels to reconnect" in page and "DPA two-key feed" in page
+    assert "X no longer accepts the channel's authorisation." in page and "Reconnect" in page
+    for who in (w.author, w.outsider):  # an author of the unit, and another unit's administrator
+        assert "Channels to reconnect" not in text_of(as_user(app, who.email).get("/dashboard"))

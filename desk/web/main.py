@@ -10,7 +10,7 @@ from sqlalchemy import select
 from .. import permissions as perm
 from .. import workflow as wf
 from ..clock import utcnow
-from ..models import Approval, Post
+from ..models import Approval, Channel, Post
 from . import db
 from .approvals import waiting_for
 from .posts import me
@@ -45,5 +45,8 @@ def dashboard():
     is_approver = (any("approver" in roles for roles in user.roles_by_unit.values())
                    or bool(perm.granted_channel_ids(user, "approver")))
     waiting = len(waiting_for(db(), user)) if is_approver else None
+    # The worker holds a lapsed channel's posts; its unit's administrators are the ones who can reconnect it.
+    lapsed = [c for c in db().scalars(select(Channel).where(Channel.status == "needs_reconnect").order_by(Channel.name))
+              if perm.can_manage_unit(user, c.unit_id)]
     return render_template("dashboard.html", to_work_on=to_work_on, under_way=under_way, decisions=decisions,
-                           rejected_by=rejected_by, waiting=waiting)
+                           rejected_by=rejected_by, waiting=waiting, lapsed=lapsed)
