@@ -92,6 +92,7 @@ def test_the_approver_sees_the_rule_before_approving(app, web_world):
     approver = as_user(app, web_world.approver.email)
     page = text_of(approver.get(f"/approvals/{post_id}"))
     assert "A repeating post: Mondays at 09:00" in page and "approves every occurrence" in page
+    assert "Goes out: at each occurrence (Mondays at 09:00)." in page and "as soon as approved" not in page
 
 
 # ---- the API: recurrence in and out, checked against the OpenAPI document ---------------------------
