@@ -68,6 +68,12 @@ def record(session: Session, actor, action: str, object_type: str, object_id=Non
     return event
 
 
+def record_target(session: Session, actor, action: str, target, now: datetime | None = None, **details) -> AuditEvent:
+    """An event on one post's channel: filed under the post, the channel and the channel's unit."""
+    return record(session, actor, action, "target", target.id, post_id=target.post_id,
+                  channel_id=target.channel_id, unit_id=target.channel.unit_id, now=now, details=details)
+
+
 def event_row(e: AuditEvent) -> dict:
     return {
         "seq": e.seq, "prev_hash": e.prev_hash, "actor_id": e.actor_id, "actor": e.actor,

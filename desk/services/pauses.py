@@ -119,11 +119,11 @@ def resume(session: Session, actor, pause_id: int, *, on_behalf_of: User | None 
         if rules.needs_confirmation(t.scheduled_at, t.attempts, since):
             t.held_reason = rules.confirm_reason(f"{scope}, {row.reason}")
             result.awaiting.append(t.id)
-            decisions.audit_target(session, actor, "target.awaiting_confirmation", t, now, pause_id=row.id)
+            audit_trail.record_target(session, actor, "target.awaiting_confirmation", t, now, pause_id=row.id)
         else:
             t.status, t.held_reason = wf.T_QUEUED, None
             result.released.append(t.id)
-            decisions.audit_target(session, actor, "target.released", t, now, pause_id=row.id)
+            audit_trail.record_target(session, actor, "target.released", t, now, pause_id=row.id)
     audit_trail.record(session, actor, "pause.ended", "pause", row.id, unit_id=row.unit_id, now=now,
                        details={"scope": scope, "reason": row.reason, "released": len(result.released),
                                 "awaiting_confirmation": len(result.awaiting),

@@ -20,7 +20,7 @@ from ..models import AuditEvent, Channel, Post, PublishAttempt, Target
 from ..platforms import PlatformError, PublishRequest, RemoteRef
 from ..platforms.base import AMBIGUOUS, AUTH, PERMANENT, RATE_LIMITED, TRANSIENT
 from ..timezones import display
-from .audit_trail import SystemActor, record
+from .audit_trail import SystemActor, record, record_target
 from .common import lock
 from .pauses import active as active_pauses
 from . import post_screening
@@ -47,11 +47,6 @@ def request_for(target: Target, not_before: datetime | None = None) -> PublishRe
         marker=f"desk-{target.post_id}-{target.id}",
         not_before=not_before,
     )
-
-
-def _audit_target(session, actor, action, target: Target, now, **details):
-    record(session, actor, action, "target", target.id, post_id=target.post_id, channel_id=target.channel_id,
-           unit_id=target.channel.unit_id, now=now, details=details)
 
 
 def _roll_up(session: Session, post: Post, actor, now: datetime) -> None:
@@ -133,15 +128,15 @@ def hold_and_release(session: Session, worker: str, now: datetime | None = None,
             if lateness.too_late(due_at, now, c.late_after_minutes, late_after_minutes):
                 t.held_reason = lateness.late_reason(display(due_at, zone), c.late_after_minutes,
                                                      late_after_minutes)
-                _audit_target(session, actor, "target.held", t, now, reason=t.held_reason, late=True)
+                record_target(session, actor, "target.held", t, now, reason=t.held_reason, late=True)
                 late += 1
                 continue
             t.status, t.held_reason = wf.T_QUEUED, None
-            _audit_target(session, actor, "target.released", t, now)
+            record_target(session, actor, "target.released", t, now)
             released += 1
         elif t.status != wf.T_HELD and reason and wf.is_due(t.status, t.scheduled_at, t.next_attempt_at, now):
             t.status, t.held_reason = wf.T_HELD, reason
-            _audit_target(session, actor, "target.held", t, now, reason=reason)
+            record_target(session, actor, "target.held", t, now, reason=reason)
             held += 1
         elif t.status == wf.T_HELD and reason != t.held_reason:
             t.held_reason = reason
@@ -159,7 +154,7 @@ def expire_leases(session: Session, worker: str, now: datetime | None = None) ->
         previous = t.claimed_by
         t.status, t.claimed_by, t.lease_until = wf.T_UNKNOWN, None, None
         t.error_message = "A worker stopped while sending this; the desk is checking whether it went out."
-        _audit_target(session, actor, "target.unknown", t, now, previous_worker=previous)
+        record_target(session, actor, "target.unknown", t, now, previous_worker=previous)
     session.commit()
     return len(rows)
 
@@ -223,7 +218,7 @@ def claim_due(session: Session, worker: str, now: datetime | None = None, limit:
             break
     # The audit chain is one lock for every worker: taken last, so it is held for the writes alone.
     for action, t, details in events:
-        _audit_target(session, actor, action, t, now, **details)
+        record_target(session, actor, action, t, now, **details)
     session.commit()
     return claims
 
@@ -261,12 +256,12 @@ def record_success(session: Session, claim: Claim, worker: str, ref: RemoteRef, 
     details = {"remote_id": ref.id, "url": ref.url, "attempt": claim.attempt_no}
     if target.status == wf.T_PUBLISHED:
         if target.remote_id != ref.id:  # another worker published it too: a person removes one
-            _audit_target(session, actor, "target.published_twice", target, now, first_remote_id=target.remote_id,
+            record_target(session, actor, "target.published_twice", target, now, first_remote_id=target.remote_id,
                           **details)
         session.commit()
         return target.status
     if target.status in (wf.T_CANCELLED, wf.T_RETRACTED):
-        _audit_target(session, actor, "target.published_after_withdrawal", target, now, **details)
+        record_target(session, actor, "target.published_after_withdrawal", target, now, **details)
         session.commit()
         return target.status
     if not ours:
@@ -276,7 +271,7 @@ def record_success(session: Session, claim: Claim, worker: str, ref: RemoteRef, 
     target.status, target.remote_id, target.remote_url = wf.T_PUBLISHED, ref.id, ref.url
     target.published_at, target.claimed_by, target.lease_until = now, None, None
     target.error_class = target.error_code = target.error_message = target.held_reason = None
-    _audit_target(session, actor, "target.published", target, now, **details)
+    record_target(session, actor, "target.published", target, now, **details)
     _roll_up(session, post, actor, now)
     session.commit()
     return target.status
@@ -324,7 +319,7 @@ def record_failure(session: Session, claim: Claim, worker: str, error: PlatformE
         channel.next_send_at = max(channel.next_send_at, now + timedelta(seconds=error.retry_after))
         details["channel_next_send_at"] = channel.next_send_at.isoformat()
     attempt.outcome = target.status
-    _audit_target(session, actor, f"target.{target.status}", target, now, **details)
+    record_target(session, actor, f"target.{target.status}", target, now, **details)
     _roll_up(session, post, actor, now)
     session.commit()
     return target.status

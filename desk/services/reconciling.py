@@ -20,9 +20,9 @@ from ..models import Channel, Post, PublishAttempt, Target
 from ..person_decisions import NEEDS_PERSON
 from ..platforms import PublishRequest, RemoteRef
 from ..platforms.base import AMBIGUOUS, publisher_class
-from .audit_trail import SystemActor
+from .audit_trail import SystemActor, record_target
 from .common import lock
-from .publishing import _audit_target, _claimable_channels, _pace, _roll_up, request_for
+from .publishing import _claimable_channels, _pace, _roll_up, request_for
 
 CANNOT_CHECK = ("The desk lost track of this post while sending it, and the platform cannot tell the desk whether "
                 "it went out. Look at the account: if the post is there, choose \"it was published\" and give its "
@@ -87,13 +87,13 @@ def settle(session: Session, check: Check, worker: str, found: RemoteRef | None,
         target.status, target.remote_id, target.remote_url = wf.T_PUBLISHED, found.id, found.url
         target.published_at = target.published_at or now
         target.error_class = target.error_code = target.error_message = None
-        _audit_target(session, actor, "target.reconciled_published", target, now, remote_id=found.id)
+        record_target(session, actor, "target.reconciled_published", target, now, remote_id=found.id)
     elif target.attempts >= max_attempts:
         target.status = wf.T_FAILED
         target.error_message = (f"{publisher_class(check.channel.platform).label} did not take this post in {target.attempts} "
                                 "attempts (the desk checked each time that it had not gone out). The desk gave up: "
                                 "check the post and the account, then ask an approver to send it again.")
-        _audit_target(session, actor, "target.reconciled_not_found", target, now, then=wf.T_FAILED)
+        record_target(session, actor, "target.reconciled_not_found", target, now, then=wf.T_FAILED)
     else:
         details = {}
         if target.error_class == AMBIGUOUS:
@@ -103,7 +103,7 @@ def settle(session: Session, check: Check, worker: str, found: RemoteRef | None,
         else:
             target.status = wf.T_QUEUED
         target.error_class = target.error_code = target.error_message = None
-        _audit_target(session, actor, "target.reconciled_not_found", target, now, then=target.status, **details)
+        record_target(session, actor, "target.reconciled_not_found", target, now, then=target.status, **details)
     _roll_up(session, post, actor, now)
     session.commit()
     return target.status
@@ -116,7 +116,7 @@ def hand_to_person(session: Session, check: Check, worker: str, now: datetime | 
     post, target = _locked(session, check, pacing, now)
     if target.status == wf.T_UNKNOWN and target.error_code != NEEDS_PERSON:
         target.error_class, target.error_code, target.error_message = None, NEEDS_PERSON, CANNOT_CHECK
-        _audit_target(session, SystemActor(f"worker:{worker}"), "target.needs_person", target, now,
+        record_target(session, SystemActor(f"worker:{worker}"), "target.needs_person", target, now,
                       reason=CANNOT_CHECK)
     session.commit()
     return target.status

@@ -55,11 +55,6 @@ def _roll_up(session: Session, post: Post, actor, now: datetime) -> None:
     publishing_roll_up(session, post, actor, now)
 
 
-def audit_target(session: Session, actor, action: str, t: Target, now: datetime, **details) -> None:
-    audit_trail.record(session, actor, action, "target", t.id, post_id=t.post_id, channel_id=t.channel_id,
-                       unit_id=t.channel.unit_id, now=now, details=details)
-
-
 def locked_for_decision(session: Session, actor, target_id: int, action: str, *,
                         allowed: Callable[[Target], bool], refusal: Callable[[Target], str],
                         waiting: Callable[[Target], bool], stale: str = STALE) -> tuple[Post, Target]:
@@ -82,7 +77,7 @@ def send_again(session: Session, actor, target: Target, now: datetime, action: s
     """Back to the queue: the worker sends it on its next pass (the attempts so far still count)."""
     target.status, target.held_reason, target.next_attempt_at = wf.T_QUEUED, None, None
     target.error_class = target.error_code = target.error_message = None
-    audit_target(session, actor, action, target, now, **details)
+    audit_trail.record_target(session, actor, action, target, now, **details)
     session.commit()
     return target
 
@@ -91,7 +86,7 @@ def do_not_send(session: Session, actor, post: Post, target: Target, now: dateti
                 reason: str) -> Target:
     """Not to this channel after all; a post left with nothing to send is withdrawn."""
     target.status, target.held_reason = wf.T_CANCELLED, None
-    audit_target(session, actor, action, target, now)
+    audit_trail.record_target(session, actor, action, target, now)
     if all(t.status == wf.T_CANCELLED for t in post.targets):
         before, post.status, post.updated_at = post.status, wf.WITHDRAWN, now
         audit_trail.record(session, actor, f"post.{wf.WITHDRAWN}", "post", post.id, post_id=post.id, now=now,
@@ -139,7 +134,7 @@ def published(session: Session, actor, target_id: int, url: str, now: datetime |
     target.status, target.remote_url, target.remote_id = wf.T_PUBLISHED, url, remote_id
     target.published_at, target.claimed_by, target.lease_until = now, None, None
     target.error_class = target.error_code = target.error_message = None
-    audit_target(session, actor, "target.confirmed_published", target, now, url=url, remote_id=remote_id)
+    audit_trail.record_target(session, actor, "target.confirmed_published", target, now, url=url, remote_id=remote_id)
     _roll_up(session, post, actor, now)
     session.commit()
     return target
