@@ -63,7 +63,7 @@ def test_an_approved_series_lists_its_occurrences_and_each_names_its_approval(ap
     with sessions() as s:
         posts.submit(s, web_world.author, post_id, now=now)
         posts.approve(s, web_world.approver, post_id, now=now)
-        recurring.generate(s, now, horizon=timedelta(hours=48))
+        recurring.generate(s, now, horizon=timedelta(hours=48), zone=app.config["DESK_SETTINGS"].zone)
         occ_id = s.scalars(select(Post.id).where(Post.series_id == post_id).order_by(Post.id)).first()
     page = text_of(author.get(f"/posts/{post_id}"))
     assert "Series running" in page and "Occurrences made so far" in page and f"Post {occ_id}" in page
@@ -116,7 +116,7 @@ def test_the_api_takes_and_returns_a_series_and_its_occurrences(app, web_world, 
     approved = call("POST", "/posts/{post_id}/approve", "approver", json={}, post_id=post_id)
     assert approved["state"] == wf.RECURRING and approved["targets"][0]["state"] == wf.T_PATTERN
     with app.extensions["desk.sessions"]() as s:
-        recurring.generate(s, utcnow())
+        recurring.generate(s, utcnow(), zone=app.config["DESK_SETTINGS"].zone)
         occ_id = s.scalar(select(Post.id).where(Post.series_id == post_id))
     occ = call("GET", "/posts/{post_id}", "author", post_id=occ_id)
     assert occ["series_id"] == post_id and occ["recurrence"] is None and occ["occurrence_at"]

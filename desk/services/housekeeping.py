@@ -18,12 +18,12 @@ STEPS = (("grants", grants.expire_and_warn, ("expired", "warned")),
          ("event_feeds", event_feeds.close_ended_feeds, ("reminded", "dormant")))
 
 
-def run(session_factory, worker: str, now: datetime | None = None, zone: ZoneInfo | None = None) -> dict[str, int]:
+def run(session_factory, worker: str, now: datetime | None = None, *, zone: ZoneInfo) -> dict[str, int]:
     """Counts per step, e.g. {"grants.expired": 1, "event_feeds.dormant": 0, ...}. `zone` is the desk's
-    (a series' rule is read on its clock); without it, the DESK_TIMEZONE the settings read."""
+    (a series' rule is read on its clock)."""
     now = now or utcnow()
     counts: dict[str, int] = {}
-    series = ("recurring", partial(recurring.generate, zone=zone or recurring.desk_zone()), ("made", "missed", "ended"))
+    series = ("recurring", partial(recurring.generate, zone=zone), ("made", "missed", "ended"))
     for name, step, labels in (*STEPS, series):
         try:
             with session_factory() as s:

@@ -8,7 +8,6 @@ an occurrence is an ordinary approved post: the worker, pauses, screening and ev
 from __future__ import annotations
 
 import logging
-import os
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -33,11 +32,6 @@ log = logging.getLogger("desk.worker")
 HORIZON = timedelta(hours=48)
 MAX_PER_PASS = 500  # per series and pass: one transaction stays small; the next pass goes on
 MAX_MISSED_LISTED = 20
-
-
-def desk_zone() -> ZoneInfo:
-    """The desk's zone as the settings read it, for callers that were not handed one."""
-    return ZoneInfo(os.environ.get("DESK_TIMEZONE") or "Europe/London")
 
 
 def rule_of(post: Post) -> rules.Rule | None:
@@ -177,14 +171,13 @@ def _generate_one(session: Session, series: Post, zone: ZoneInfo, now: datetime,
 
 
 def generate(session: Session, now: datetime | None = None, worker: str = "worker",
-             horizon: timedelta = HORIZON, zone: ZoneInfo | None = None) -> tuple[int, int, int]:
+             horizon: timedelta = HORIZON, *, zone: ZoneInfo) -> tuple[int, int, int]:
     """Make the occurrences of every running series up to `horizon` ahead: (made, missed, ended).
 
     One transaction per series, holding its row (skipped when another worker or an edit holds it);
     the unique (series, time) slot is the last guard, so running it twice, or twice at once, makes
     each occurrence once."""
     now = now or utcnow()
-    zone = zone or desk_zone()
     actor = SystemActor(f"worker:{worker}")
     totals = [0, 0, 0]
     ids = session.scalars(select(Post.id).where(Post.status == wf.RECURRING).order_by(Post.id)).all()
