@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .lateness import DEFAULT_LATE_AFTER_MINUTES
+
 DEV_SECRET = "dev-only-not-secret"
 
 
@@ -41,7 +43,7 @@ class Settings:
     # None: a quarter of the lease, so a live worker renews three times before its lease could run out.
     worker_heartbeat_seconds: int | None = None
     # How late is too late by default: a held post released later than this waits for a person.
-    late_after_minutes: int = 60
+    late_after_minutes: int = DEFAULT_LATE_AFTER_MINUTES
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -108,5 +110,5 @@ def settings_from_env(instance_path: str, env: dict | None = None) -> Settings:
         lease_seconds=lease,
         worker_pool_size=pool,
         worker_heartbeat_seconds=heartbeat,
-        late_after_minutes=_int(env, "DESK_LATE_AFTER_MINUTES", 60),
+        late_after_minutes=_int(env, "DESK_LATE_AFTER_MINUTES", DEFAULT_LATE_AFTER_MINUTES),
     )
