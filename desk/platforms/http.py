@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from contextlib import contextmanager
+from datetime import datetime
 
 import requests
 from urllib3.exceptions import NewConnectionError, NameResolutionError, ProtocolError
@@ -91,6 +92,14 @@ def send(session: requests.Session, method: str, url: str, *, label: str, timeou
 def retry_after_seconds(headers: Mapping[str, str], now: Callable[[], float] = time.time) -> float | None:
     """How long to wait before retrying, from Retry-After (seconds or HTTP date) or x-rate-limit-reset."""
     return rate_limits.retry_after_seconds(headers, now())
+
+
+def unix_time(value, default: float) -> float:
+    """A platform's ISO 8601 time ('...Z' included) as Unix seconds; `default` when it is missing or unreadable."""
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return default
 
 
 def json_body(response: requests.Response) -> dict:

@@ -10,7 +10,6 @@ import html
 import re
 import time
 import unicodedata
-from datetime import datetime
 
 from oauthlib.oauth2 import OAuth2Error, WebApplicationClient
 from requests.auth import HTTPBasicAuth
@@ -20,7 +19,7 @@ from requests_oauthlib.oauth1_session import TokenMissing, TokenRequestDenied
 from .. import crypto
 from .base import (AMBIGUOUS, AUTH, PERMANENT, TRANSIENT, AuthorizationStart, Content, PlatformContext,
                    PlatformError, Problem, Publisher, PublishRequest, RemoteAccount, RemoteRef, register)
-from .http import generic_error, json_body, translated
+from .http import generic_error, json_body, translated, unix_time
 from .session_job import SessionJob
 from .platform_settings import for_settings
 from .x_media import media_problems, media_file, upload_media
@@ -38,14 +37,6 @@ def compose(content: Content) -> str:
     if content.link and content.link not in text:
         text = f"{text} {content.link}".strip()
     return text
-
-
-def _created(tweet: dict) -> float:
-    """When X says a post was made, as Unix time; without a readable date it is not ruled out."""
-    try:
-        return datetime.fromisoformat(str(tweet["created_at"]).replace("Z", "+00:00")).timestamp()
-    except (KeyError, ValueError):
-        return float("inf")
 
 
 def _comparable(text: str) -> str:
@@ -233,9 +224,9 @@ class XPublisher(Publisher):
             user_id = self.channel.remote_account_id or job.credentials.get("user_id")
             body = job.call("GET", f"/2/users/{user_id}/tweets",
                             params={"max_results": 50, "tweet.fields": "created_at", "exclude": "retweets,replies"})
-            since = request.earliest(0.0)
+            since = request.earliest(0.0)  # a post with no readable date is not ruled out
             for tweet in body.get("data") or []:
-                if _comparable(tweet.get("text", "")) == wanted and _created(tweet) >= since:
+                if _comparable(tweet.get("text", "")) == wanted and unix_time(tweet.get("created_at"), default=float("inf")) >= since:
                     return RemoteRef(str(tweet["id"]), self._url(job.credentials, str(tweet["id"])))
         return None
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import time
 import unicodedata
-from datetime import datetime, timezone
 
 from oauthlib.oauth2 import OAuth2Error, WebApplicationClient
 from requests_oauthlib import OAuth2Session
@@ -18,7 +17,7 @@ from requests_oauthlib import OAuth2Session
 from .. import crypto
 from .base import (AMBIGUOUS, AUTH, PERMANENT, AuthorizationStart, Content, PlatformContext, PlatformError,
                    Problem, Publisher, PublishRequest, RemoteAccount, RemoteRef, register)
-from .http import json_body, retry_after_seconds, translated
+from .http import json_body, retry_after_seconds, translated, unix_time
 from .session_job import SessionJob
 from .resumable_upload import ResumableUpload
 from .youtube_content import description_of, media_problems, text_problems, title_of, video_resource
@@ -256,7 +255,4 @@ class YouTubePublisher(Publisher):
 
 
 def _timestamp(value) -> float:
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(timezone.utc).timestamp()
-    except ValueError:
-        return 0.0
+    return unix_time(value, default=0.0)  # an upload with no readable date counts as old
