@@ -30,7 +30,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from desk import crypto  # noqa: E402
-from desk import workflow as wf  # noqa: E402
+from desk.domain import workflow as wf  # noqa: E402
 from desk.db import make_engine, make_session_factory  # noqa: E402
 from desk.models import Approval, Channel, Post, Target  # noqa: E402
 from desk.services import admin  # noqa: E402

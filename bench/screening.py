@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from desk.screening import Policy, screen  # noqa: E402
+from desk.domain.screening import Policy, screen  # noqa: E402
 
 ROADS = ["A40", "M25", "A406", "M4", "A13", "B1234", "A55", "M6", "A38(M)", "A12"]
 PLACES = ["Acton", "Ealing Broadway", "Hanger Lane", "Stratford", "Croydon town centre",

@@ -48,7 +48,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.extensions["desk.engine"] = engine
     app.extensions["desk.sessions"] = make_session_factory(engine)
 
-    from .extensions import csrf, login_manager
+    from .web.extensions import csrf, login_manager
 
     csrf.init_app(app)
     login_manager.init_app(app)

@@ -17,7 +17,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from .db import make_engine, make_session_factory
-from .errors import DeskError, ValidationFailed
+from .domain.errors import DeskError, ValidationFailed
 from .models import Unit
 from .services.audit_trail import SystemActor
 
@@ -239,8 +239,8 @@ def worker_status(as_json: bool) -> int:
     """Print the publishing status; the exit status says whether anything is publishing what is due."""
     import json
 
-    from . import status_text
-    from .clock import utcnow
+    from .services import worker_status_text as status_text
+    from .domain.clock import utcnow
     from .services import target_decisions, worker_status as status
 
     with session_scope() as s:
@@ -352,7 +352,7 @@ def _local_bound(text: str | None, option: str, end: bool = False):
     """'YYYY-MM-DD' (a whole day) or 'YYYY-MM-DD HH:MM', in the desk's time zone, to UTC."""
     from datetime import date
 
-    from .timezones import parse_local
+    from .domain.timezones import parse_local
 
     if not text:
         return None

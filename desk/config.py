@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .lateness import DEFAULT_LATE_AFTER_MINUTES
+from .domain.lateness import DEFAULT_LATE_AFTER_MINUTES
 
 DEV_SECRET = "dev-only-not-secret"
 

@@ -11,12 +11,12 @@ from datetime import datetime, time, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from .clock import utcnow
-from .errors import ValidationFailed
+from .domain.clock import utcnow
+from .domain.errors import ValidationFailed
 from .models import User
 from .services import admin, grants, posts, templates
 from .services.posts import PostInput, TargetInput
-from .timezones import local_to_utc
+from .domain.timezones import local_to_utc
 
 PASSWORD = "demo-password-1"  # demo only: printed by `make run`, never used outside demo data
 

@@ -24,8 +24,8 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import exc as db_errors
 from sqlalchemy.engine import Engine
 
-from . import rate_limits
-from .clock import utcnow
+from .domain import rate_limits
+from .domain.clock import utcnow
 from .platforms import PlatformContext, PlatformError, publisher_for
 from .platforms.base import PERMANENT, RATE_LIMITED, TRANSIENT
 from .services import housekeeping, publishing, reconciling, worker_registry

@@ -26,7 +26,7 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.engine import make_url
 
 from desk import crypto
-from desk import workflow as wf
+from desk.domain import workflow as wf
 from desk.db import make_engine, make_session_factory
 from desk.models import Approval, AuditEvent, Post, PublishAttempt, Target
 from desk.services import admin, media, posts

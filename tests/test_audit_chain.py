@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import select, text
 
-from desk import audit
+from desk.domain import audit
 from desk.models import AuditEvent
 from desk.services import audit_trail
 from desk.services.audit_trail import SystemActor

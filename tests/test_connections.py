@@ -13,9 +13,9 @@ from sqlalchemy import select
 
 from conftest import OPERATOR, PASSWORD
 from desk import crypto
-from desk import workflow as wf
+from desk.domain import workflow as wf
 from desk.config import Settings
-from desk.errors import NotFound, PermissionDenied, ValidationFailed, WorkflowConflict
+from desk.domain.errors import NotFound, PermissionDenied, ValidationFailed, WorkflowConflict
 from desk.models import AuditEvent, Channel, ConnectionAttempt, Target
 from desk.platforms import PlatformContext
 from desk.services import admin, connections, posts

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import func, select
 
 from conftest import OPERATOR
-from desk import event_feeds as rules
+from desk.domain import event_feeds as rules
 from desk.config import Settings
-from desk.errors import ValidationFailed
+from desk.domain.errors import ValidationFailed
 from desk.models import AuditEvent, Channel
 from desk.platforms import PlatformContext
 from desk.services import admin, event_feeds, posts

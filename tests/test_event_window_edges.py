@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import select
 
 from conftest import OPERATOR, login
-from desk import workflow as wf
+from desk.domain import workflow as wf
 from desk.config import Settings
-from desk.errors import ValidationFailed
+from desk.domain.errors import ValidationFailed
 from desk.models import AuditEvent, Post, Target
 from desk.platforms import PlatformContext
 from desk.services import admin, posts

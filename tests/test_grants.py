@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import func, select
 
 from conftest import OPERATOR, PASSWORD
-from desk import grants as rules
-from desk import permissions as perm
-from desk.errors import PermissionDenied, ValidationFailed, WorkflowConflict
+from desk.domain import grants as rules
+from desk.domain import permissions as perm
+from desk.domain.errors import PermissionDenied, ValidationFailed, WorkflowConflict
 from desk.models import AccessGrant, AuditEvent
 from desk.services import admin, grant_queries, grants, posts
 from desk.services.grant_queries import GrantFilter

@@ -7,10 +7,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from desk import lateness
-from desk import workflow as wf
+from desk.domain import lateness
+from desk.domain import workflow as wf
 from desk.models import AuditEvent, Channel, Target
-from desk.person_decisions import LATE, kind_of
+from desk.domain.person_decisions import LATE, kind_of
 from desk.services import admin, publishing
 from test_worker import approved, fresh
 

@@ -4,8 +4,8 @@ import os
 import pytest
 from sqlalchemy import select
 
-from desk import media_types
-from desk.errors import PermissionDenied, ValidationFailed
+from desk.domain import media_types
+from desk.domain.errors import PermissionDenied, ValidationFailed
 from desk.models import AuditEvent
 from desk.services import media
 from media_samples import jpeg, mp4, png

@@ -11,8 +11,9 @@ from PIL import Image
 from sqlalchemy import select
 
 from conftest import login, post_form
-from desk import create_app, media_clean, media_types
-from desk.errors import ValidationFailed
+from desk import create_app
+from desk.domain import media_clean, media_types
+from desk.domain.errors import ValidationFailed
 from desk.models import AuditEvent, Media
 from desk.services import media
 from media_samples import _box, mp4
@@ -232,7 +233,7 @@ def test_media_stored_before_cleaning_get_a_clean_published_copy(app, web_world,
         old = Media(unit_id=web_world.unit.id, sha256=hashlib.sha256(data).hexdigest(), filename="old.jpg",
                     mime_type="image/jpeg", size=len(data), width=64, height=32, original_path=str(path),
                     published_path=str(path), uploaded_by_id=web_world.author.id,
-                    uploaded_at=__import__("desk.clock", fromlist=["utcnow"]).utcnow())
+                    uploaded_at=__import__("desk.domain.clock", fromlist=["utcnow"]).utcnow())
         s.add(old)
         s.commit()
         media_id = old.id

@@ -16,7 +16,7 @@ from conftest import OPERATOR
 from media_samples import png
 from desk.platforms import PlatformContext, publisher_for
 from desk.services import accounts, publishing
-from desk.web.openapi import document
+from desk.web.api.openapi import document
 
 DOC_URI = "urn:desk:openapi"
 IGNORED_METHODS = {"HEAD", "OPTIONS"}

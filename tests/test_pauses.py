@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import func, select
 
 from conftest import OPERATOR
-from desk import pauses as rules
-from desk import workflow as wf
-from desk.errors import PermissionDenied, ValidationFailed, WorkflowConflict
+from desk.domain import pauses as rules
+from desk.domain import workflow as wf
+from desk.domain.errors import PermissionDenied, ValidationFailed, WorkflowConflict
 from desk.models import AuditEvent, Post, Target, TrainingPublication
 from desk.platforms import RemoteRef
 from desk.services import admin, pauses, publishing

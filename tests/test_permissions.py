@@ -2,7 +2,7 @@
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
-from desk import permissions as perm
+from desk.domain import permissions as perm
 
 
 @dataclass

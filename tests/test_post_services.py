@@ -6,8 +6,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from desk import workflow as wf
-from desk.errors import PermissionDenied, ValidationFailed, WorkflowConflict
+from desk.domain import workflow as wf
+from desk.domain.errors import PermissionDenied, ValidationFailed, WorkflowConflict
 from desk.models import AuditEvent, Post, TrainingPublication
 from desk.platforms import PlatformContext
 from desk.services import posts, publishing

@@ -16,8 +16,9 @@ from email.utils import parsedate_to_datetime
 import pytest
 from sqlalchemy import select, update
 
-from desk import crypto, lateness
-from desk import workflow as wf
+from desk import crypto
+from desk.domain import lateness
+from desk.domain import workflow as wf
 from desk.models import AuditEvent, Channel, Post, PublishAttempt, Target
 from desk.services import worker_status
 from desk.services.audit_trail import verify

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
-from desk import rate_limits as rl
+from desk.domain import rate_limits as rl
 from desk.platforms import http
 
 NOW = datetime(2026, 6, 1, 9, 0, tzinfo=timezone.utc)

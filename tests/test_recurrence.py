@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from desk import recurrence as r
+from desk.domain import recurrence as r
 
 LONDON = ZoneInfo("Europe/London")
 UTC = timezone.utc

@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from desk import workflow as wf
+from desk.domain import workflow as wf
 from desk.config import Settings
-from desk.errors import WorkflowConflict
+from desk.domain.errors import WorkflowConflict
 from desk.models import AuditEvent, Post, Target, TrainingPublication
 from desk.platforms import PlatformContext
 from desk.services import posts, recurring

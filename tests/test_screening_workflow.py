@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from conftest import OPERATOR, in_hours, post_form
-from desk import workflow as wf
-from desk.errors import PermissionDenied, ValidationFailed
+from desk.domain import workflow as wf
+from desk.domain.errors import PermissionDenied, ValidationFailed
 from desk.models import Approval, AuditEvent, Post, Unit
 from desk.services import post_screening, posts, screening_policy
 from desk.services.posts import PostInput, TargetInput, target_field

@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import select
 
 from conftest import OPERATOR
-from desk import lateness
-from desk import person_decisions as rules
-from desk import workflow as wf
-from desk.errors import PermissionDenied, ValidationFailed, WorkflowConflict
+from desk.domain import lateness
+from desk.domain import person_decisions as rules
+from desk.domain import workflow as wf
+from desk.domain.errors import PermissionDenied, ValidationFailed, WorkflowConflict
 from desk.models import AuditEvent, Post, PublishAttempt, Target
 from desk.services import admin, target_decisions as decide
 from test_worker import approved, fresh

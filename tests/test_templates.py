@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import func, select
 
 from conftest import OPERATOR, post_form
-from desk import post_templates as domain
-from desk import workflow as wf
+from desk.domain import post_templates as domain
+from desk.domain import workflow as wf
 from desk.config import Settings
-from desk.errors import NotFound, PermissionDenied, ValidationFailed, WorkflowConflict
+from desk.domain.errors import NotFound, PermissionDenied, ValidationFailed, WorkflowConflict
 from desk.models import AuditEvent, Post, PostTemplate, Target, TrainingPublication
 from desk.platforms import PlatformContext
 from desk.services import screening_policy

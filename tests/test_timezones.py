@@ -4,8 +4,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from desk.errors import ValidationFailed
-from desk.timezones import (AmbiguousLocalTime, NonexistentLocalTime, display, local_to_utc, parse_iso,
+from desk.domain.errors import ValidationFailed
+from desk.domain.timezones import (AmbiguousLocalTime, NonexistentLocalTime, display, local_to_utc, parse_iso,
                             parse_local)
 
 LONDON = ZoneInfo("Europe/London")

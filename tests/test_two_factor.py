@@ -5,8 +5,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from desk import two_factor as rules
-from desk.errors import PermissionDenied, ValidationFailed, WorkflowConflict
+from desk.domain import two_factor as rules
+from desk.domain.errors import PermissionDenied, ValidationFailed, WorkflowConflict
 from desk.models import AccessGrant, AuditEvent, RecoveryCode, User
 from desk.services import two_factor as svc
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 
 from conftest import post_form
-from desk import workflow as wf
+from desk.domain import workflow as wf
 from test_web_posts import (approve_via_web, as_user, field_block, load_post, post_data, refusals, submitted_post,
                             text_of)
 

@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import select
 
 from conftest import OPERATOR, login, post_form
-from desk.clock import utcnow
+from desk.domain.clock import utcnow
 from desk.models import AccessGrant, AuditEvent, Channel, Unit
 from desk.services import accounts, admin, event_feeds, grants
-from desk.timezones import utc_to_local
+from desk.domain.timezones import utc_to_local
 from test_grants import CASE, GrantWorld
 from test_openapi import Contract
 

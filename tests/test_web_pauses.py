@@ -5,8 +5,8 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from conftest import OPERATOR, login, post_form
-from desk import workflow as wf
-from desk.clock import utcnow
+from desk.domain import workflow as wf
+from desk.domain.clock import utcnow
 from desk.models import AuditEvent, Pause, Post
 from desk.platforms import PlatformContext
 from desk.services import admin, posts

@@ -8,13 +8,13 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import func, select
 
 from conftest import OPERATOR, login, post_form
-from desk import workflow as wf
-from desk.clock import utcnow
+from desk.domain import workflow as wf
+from desk.domain.clock import utcnow
 from desk.models import AuditEvent, Post, TrainingPublication
 from desk.platforms import PlatformContext, PlatformError, publisher_for
 from desk.platforms.base import AUTH, PERMANENT, TRANSIENT
 from desk.services import admin, publishing
-from desk.timezones import display
+from desk.domain.timezones import display
 
 LATER = "2030-06-01T10:00"  # 09:00 UTC: British Summer Time
 LATER_UTC = datetime(2030, 6, 1, 9, 0, tzinfo=timezone.utc)

@@ -8,8 +8,8 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from conftest import post_form
-from desk import workflow as wf
-from desk.clock import utcnow
+from desk.domain import workflow as wf
+from desk.domain.clock import utcnow
 from desk.models import Post
 from desk.services import posts, recurring
 from test_web_posts import as_user, field_block, post_data, text_of

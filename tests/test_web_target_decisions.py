@@ -9,9 +9,9 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from conftest import OPERATOR, login, post_form
-from desk import lateness
-from desk import workflow as wf
-from desk.clock import utcnow
+from desk.domain import lateness
+from desk.domain import workflow as wf
+from desk.domain.clock import utcnow
 from desk.models import AuditEvent, Channel, PublishAttempt, Target, Worker
 from desk.services import admin
 from test_web_admin import field_block, value_of

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from conftest import PASSWORD, csrf_from, login, post_form
 from desk import create_app
-from desk import two_factor as rules
+from desk.domain import two_factor as rules
 from desk.models import AuditEvent, User
 from desk.services import accounts
 from desk.services import two_factor as svc

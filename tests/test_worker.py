@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from conftest import OPERATOR, World
-from desk import workflow as wf
+from desk.domain import workflow as wf
 from desk.config import Settings
 from desk.db import make_session_factory
 from desk.models import AuditEvent, Channel, Post, PublishAttempt, Target, TrainingPublication
@@ -234,7 +234,7 @@ def _wait_for(check, what: str, seconds: float = 20.0):
 
 
 def test_the_worker_process_publishes_refuses_a_second_and_stops_cleanly(sqlite_engine, tmp_path):
-    from desk.clock import utcnow
+    from desk.domain.clock import utcnow
 
     url = str(sqlite_engine.url)
     sessions = make_session_factory(sqlite_engine)

@@ -11,12 +11,12 @@ import pytest
 from sqlalchemy import exc as db_errors
 from sqlalchemy import func, select
 
-from desk import rate_limits
-from desk import workflow as wf
+from desk.domain import rate_limits
+from desk.domain import workflow as wf
 from desk.config import ConfigError, Settings, settings_from_env
 from desk.db import is_postgres
 from desk.models import AuditEvent, Channel, Post, PublishAttempt, Target, Worker
-from desk.person_decisions import NEEDS_PERSON
+from desk.domain.person_decisions import NEEDS_PERSON
 from desk.platforms import PlatformContext, PlatformError, RemoteRef
 from desk.platforms.base import RATE_LIMITED
 from desk.services import publishing, worker_registry

@@ -8,7 +8,7 @@ import secrets
 
 import pytest
 
-from desk import workflow as wf
+from desk.domain import workflow as wf
 from desk.services.audit_trail import verify
 from tests.media_samples import mp4
 from tests.process_support import NEEDS_PG, QUICK, tweets_with, wait_for

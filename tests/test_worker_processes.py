@@ -10,8 +10,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from desk import workflow as wf
-from desk.clock import utcnow
+from desk.domain import workflow as wf
+from desk.domain.clock import utcnow
 from desk.models import Post, PublishAttempt, Target, Worker
 from desk.services.audit_trail import verify
 from tests.media_samples import mp4

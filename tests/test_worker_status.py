@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 
 from conftest import OPERATOR
-from desk import lateness
-from desk import workflow as wf
+from desk.domain import lateness
+from desk.domain import workflow as wf
 from desk.config import Settings
 from desk.models import Channel, PublishAttempt, Target, Worker
 from desk.services import admin, worker_status
@@ -159,7 +159,7 @@ def test_spoken_durations():
 # ---- the command ----------------------------------------------------------------------------------
 
 def test_status_command_exit_status_follows_the_alarm(app, web_world):
-    from desk.clock import utcnow
+    from desk.domain.clock import utcnow
 
     runner = app.test_cli_runner()
     idle = runner.invoke(args=["desk", "worker", "--status"])

@@ -4,8 +4,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from desk import workflow as wf
-from desk.errors import ValidationFailed, WorkflowConflict
+from desk.domain import workflow as wf
+from desk.domain.errors import ValidationFailed, WorkflowConflict
 
 NOW = datetime(2026, 6, 1, 9, 0, tzinfo=timezone.utc)
 

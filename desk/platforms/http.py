@@ -21,7 +21,7 @@ from datetime import datetime
 import requests
 from urllib3.exceptions import NewConnectionError, NameResolutionError, ProtocolError
 
-from .. import rate_limits
+from ..domain import rate_limits
 from .base import AMBIGUOUS, AUTH, PERMANENT, RATE_LIMITED, TRANSIENT, PlatformError
 
 # requests-oauthlib and oauthlib log token requests and replies at DEBUG: credentials never reach a log.

@@ -9,7 +9,7 @@ import secrets
 
 from sqlalchemy import select
 
-from ..clock import utcnow
+from ..domain.clock import utcnow
 from ..models import TrainingPublication
 from .base import (AUTH, PERMANENT, TRANSIENT, Content, PlatformError, Problem, Publisher, PublishRequest,
                    RemoteRef, register)

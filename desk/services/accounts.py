@@ -10,7 +10,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..clock import utcnow
+from ..domain.clock import utcnow
 from ..models import ApiToken, User
 from . import audit_trail
 

@@ -7,10 +7,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import event_feeds, lateness
-from .. import permissions as perm
-from ..clock import utcnow
-from ..errors import ValidationFailed
+from ..domain import event_feeds, lateness
+from ..domain import permissions as perm
+from ..domain.clock import utcnow
+from ..domain.errors import ValidationFailed
 from ..models import CHANNEL_STATUSES, ROLES, Channel, Membership, Unit, User
 from ..platforms import registered_platforms
 from . import audit_trail

@@ -11,8 +11,8 @@ from typing import Iterator
 from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session
 
-from .. import audit
-from ..clock import utcnow
+from ..domain import audit
+from ..domain.clock import utcnow
 from ..db import is_postgres
 from ..models import AuditEvent, Channel, Target
 

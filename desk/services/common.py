@@ -4,8 +4,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session, lazyload
 
-from ..clock import utcnow
-from ..errors import NotFound, PermissionDenied
+from ..domain.clock import utcnow
+from ..domain.errors import NotFound, PermissionDenied
 from . import audit_trail
 
 

@@ -19,10 +19,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import crypto
-from .. import permissions as perm
-from ..clock import utcnow
+from ..domain import permissions as perm
+from ..domain.clock import utcnow
 from ..config import ConfigError
-from ..errors import DeskError, NotFound, ValidationFailed, WorkflowConflict
+from ..domain.errors import DeskError, NotFound, ValidationFailed, WorkflowConflict
 from ..models import Channel, ConnectionAttempt, Unit
 from ..platforms import PlatformError, RemoteAccount, publisher_class, registered_platforms
 from ..platforms.platform_settings import for_settings

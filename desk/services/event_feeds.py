@@ -10,8 +10,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from .. import event_feeds as rules
-from ..clock import utcnow
+from ..domain import event_feeds as rules
+from ..domain.clock import utcnow
 from ..models import Channel
 from .audit_trail import SystemActor, record
 

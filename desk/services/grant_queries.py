@@ -10,9 +10,9 @@ from datetime import datetime
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from .. import grants as rules
-from .. import permissions as perm
-from ..clock import utcnow
+from ..domain import grants as rules
+from ..domain import permissions as perm
+from ..domain.clock import utcnow
 from ..models import AccessGrant, Channel, Membership, User
 from . import audit_trail
 from .common import ensure

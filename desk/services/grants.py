@@ -10,10 +10,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import grants as rules
-from .. import permissions as perm
-from ..clock import utcnow
-from ..errors import ValidationFailed, WorkflowConflict
+from ..domain import grants as rules
+from ..domain import permissions as perm
+from ..domain.clock import utcnow
+from ..domain.errors import ValidationFailed, WorkflowConflict
 from ..models import AccessGrant, Channel, Membership, Unit, User
 from . import audit_trail
 from .audit_trail import SystemActor

@@ -8,7 +8,7 @@ from datetime import datetime
 from functools import partial
 from zoneinfo import ZoneInfo
 
-from ..clock import utcnow
+from ..domain.clock import utcnow
 from . import event_feeds, grants, recurring
 
 log = logging.getLogger("desk.worker")

@@ -13,10 +13,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import media_clean, media_types
-from .. import permissions as perm
-from ..clock import utcnow
-from ..errors import ValidationFailed
+from ..domain import media_clean, media_types
+from ..domain import permissions as perm
+from ..domain.clock import utcnow
+from ..domain.errors import ValidationFailed
 from ..models import Media, Unit
 from . import audit_trail
 from .common import ensure, get_or_404

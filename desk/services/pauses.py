@@ -13,11 +13,11 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import pauses as rules
-from .. import permissions as perm
-from .. import workflow as wf
-from ..clock import utcnow
-from ..errors import ValidationFailed, WorkflowConflict
+from ..domain import pauses as rules
+from ..domain import permissions as perm
+from ..domain import workflow as wf
+from ..domain.clock import utcnow
+from ..domain.errors import ValidationFailed, WorkflowConflict
 from ..models import Channel, Pause, Post, Target, Unit, User
 from . import audit_trail
 from . import target_decisions as decisions

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterable, Iterator
 
-from .. import screening_gate as gate
-from .. import workflow as wf
-from ..clock import utcnow
-from ..errors import ValidationFailed
+from ..domain import screening_gate as gate
+from ..domain import workflow as wf
+from ..domain.clock import utcnow
+from ..domain.errors import ValidationFailed
 from ..models import Post, Target
-from ..screening import Finding, screen
+from ..domain.screening import Finding, screen
 from . import posts as _posts
 from .screening_policy import policy_of
 

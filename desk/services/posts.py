@@ -8,11 +8,11 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import event_feeds, recurrence
-from .. import permissions as perm
-from .. import workflow as wf
-from ..clock import utcnow
-from ..errors import DeskError, ValidationFailed, WorkflowConflict
+from ..domain import event_feeds, recurrence
+from ..domain import permissions as perm
+from ..domain import workflow as wf
+from ..domain.clock import utcnow
+from ..domain.errors import DeskError, ValidationFailed, WorkflowConflict
 from ..models import Approval, Channel, Media, Post, Target, TargetMedia
 from ..platforms import Content, MediaItem, PlatformContext, PlatformError, RemoteRef, publisher_class, publisher_for
 from . import audit_trail, post_screening, recurring

@@ -12,14 +12,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select, true
 from sqlalchemy.orm import Session, contains_eager
 
-from .. import lateness, rate_limits
-from .. import pauses as pause_rules
-from .. import workflow as wf
-from ..clock import utcnow
+from ..domain import lateness, rate_limits
+from ..domain import pauses as pause_rules
+from ..domain import workflow as wf
+from ..domain.clock import utcnow
 from ..models import AuditEvent, Channel, Post, PublishAttempt, Target
 from ..platforms import PlatformError, PublishRequest, RemoteRef
 from ..platforms.base import AMBIGUOUS, AUTH, PERMANENT, RATE_LIMITED, TRANSIENT
-from ..timezones import display
+from ..domain.timezones import display
 from .audit_trail import SystemActor, record, record_target
 from .common import lock
 from .pauses import active as active_pauses

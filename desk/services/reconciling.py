@@ -13,11 +13,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from .. import rate_limits
-from .. import workflow as wf
-from ..clock import utcnow
+from ..domain import rate_limits
+from ..domain import workflow as wf
+from ..domain.clock import utcnow
 from ..models import Channel, Post, PublishAttempt, Target
-from ..person_decisions import NEEDS_PERSON
+from ..domain.person_decisions import NEEDS_PERSON
 from ..platforms import PublishRequest, RemoteRef
 from ..platforms.base import AMBIGUOUS, publisher_class
 from .audit_trail import SystemActor, record_target

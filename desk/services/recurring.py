@@ -15,12 +15,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from .. import lateness
-from .. import recurrence as rules
-from .. import workflow as wf
-from ..clock import utcnow
+from ..domain import lateness
+from ..domain import recurrence as rules
+from ..domain import workflow as wf
+from ..domain.clock import utcnow
 from ..models import Approval, Post, Target, TargetMedia
-from ..timezones import display
+from ..domain.timezones import display
 from .audit_trail import SystemActor, record
 from .common import lock
 

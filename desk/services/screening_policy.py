@@ -11,11 +11,11 @@ from functools import lru_cache
 
 from sqlalchemy.orm import Session
 
-from .. import permissions as perm
-from ..clock import utcnow
-from ..errors import ValidationFailed
+from ..domain import permissions as perm
+from ..domain.clock import utcnow
+from ..domain.errors import ValidationFailed
 from ..models import Unit
-from ..screening import FIXED, RULES, SEVERITIES, Policy, PolicyError
+from ..domain.screening import FIXED, RULES, SEVERITIES, Policy, PolicyError
 from . import audit_trail
 from .common import ensure, get_or_404
 

@@ -15,13 +15,13 @@ from typing import Callable
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from .. import lateness
-from .. import pauses as pause_rules
-from .. import permissions as perm
-from .. import person_decisions as rules
-from .. import workflow as wf
-from ..clock import utcnow
-from ..errors import WorkflowConflict
+from ..domain import lateness
+from ..domain import pauses as pause_rules
+from ..domain import permissions as perm
+from ..domain import person_decisions as rules
+from ..domain import workflow as wf
+from ..domain.clock import utcnow
+from ..domain.errors import WorkflowConflict
 from ..models import Channel, Post, PublishAttempt, Target
 from . import audit_trail
 from .common import ensure, get_or_404, lock

@@ -14,14 +14,14 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
-from .. import permissions as perm
-from .. import post_templates as domain
-from .. import screening_gate as gate
-from .. import workflow as wf
-from ..clock import utcnow
-from ..errors import ValidationFailed, WorkflowConflict
+from ..domain import permissions as perm
+from ..domain import post_templates as domain
+from ..domain import screening_gate as gate
+from ..domain import workflow as wf
+from ..domain.clock import utcnow
+from ..domain.errors import ValidationFailed, WorkflowConflict
 from ..models import AuditEvent, Channel, Post, PostTemplate, Target, Unit, User
-from ..screening import Finding, screen
+from ..domain.screening import Finding, screen
 from . import audit_trail
 from . import posts as post_service
 from .common import ensure, lock

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import crypto
-from ..clock import utcnow
+from ..domain.clock import utcnow
 from ..models import Channel, ConnectionAttempt
 from . import audit_trail
 from .connections import NotConfigured

@@ -13,10 +13,10 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from .. import crypto
-from .. import permissions as perm
-from .. import two_factor as rules
-from ..clock import utcnow
-from ..errors import ValidationFailed, WorkflowConflict
+from ..domain import permissions as perm
+from ..domain import two_factor as rules
+from ..domain.clock import utcnow
+from ..domain.errors import ValidationFailed, WorkflowConflict
 from ..models import AccessGrant, RecoveryCode, User
 from . import accounts, audit_trail
 from .common import ensure, get_or_404

@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from .. import workflow as wf
-from ..clock import utcnow
+from ..domain import workflow as wf
+from ..domain.clock import utcnow
 from ..models import Target, Worker
 
 

@@ -14,9 +14,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, case, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
-from .. import lateness
-from .. import pauses as pause_rules
-from .. import workflow as wf
+from ..domain import lateness
+from ..domain import pauses as pause_rules
+from ..domain import workflow as wf
 from ..db import UTCDateTime
 from ..models import Channel, Post, PublishAttempt, Target, Unit, Worker
 from .publishing import LIVE_POST_STATES

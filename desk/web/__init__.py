@@ -5,12 +5,12 @@ from flask import Flask, current_app, flash, g, jsonify, redirect, render_templa
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
-from .. import permissions, workflow
-from ..errors import DeskError, NotFound, PermissionDenied
-from ..extensions import login_manager
+from ..domain import permissions, workflow
+from ..domain.errors import DeskError, NotFound, PermissionDenied
+from .extensions import login_manager
 from ..models import User
 from ..services.grants import load_access
-from ..timezones import display
+from ..domain.timezones import display
 
 
 def db():
@@ -72,10 +72,10 @@ def register_web(app: Flask) -> None:
         return render_template("error.html", error=error, title="Form expired"), 400
 
     from . import admin, approvals, audit_views, auth, channels, main, posts
-    from .api import api
-    from . import api_grants  # noqa: F401 (adds the grant routes to the api blueprint before it is registered)
-    from . import api_templates  # noqa: F401 (the same, for the template routes)
-    from . import api_media  # noqa: F401 (the same, for photo and video uploads)
+    from .api.routes import api
+    from .api import grants as api_grants  # noqa: F401 (adds the grant routes to the api blueprint before it is registered)
+    from .api import templates as api_templates  # noqa: F401 (the same, for the template routes)
+    from .api import media as api_media  # noqa: F401 (the same, for photo and video uploads)
 
     for bp in (auth.bp, main.bp, posts.bp, approvals.bp, channels.bp, admin.bp, audit_views.bp, api):
         app.register_blueprint(bp)

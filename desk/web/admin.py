@@ -10,8 +10,8 @@ from flask_login import current_user, login_required
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from .. import permissions as perm
-from ..errors import ValidationFailed
+from ..domain import permissions as perm
+from ..domain.errors import ValidationFailed
 from ..models import Channel, Membership, Unit, User
 from ..services import admin as admin_service
 from ..services.common import ensure, get_or_404

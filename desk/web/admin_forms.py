@@ -16,9 +16,9 @@ from wtforms import BooleanField, EmailField, IntegerField, PasswordField, Selec
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
-from ..errors import DeskError, ValidationFailed
+from ..domain.errors import DeskError, ValidationFailed
 from ..models import CHANNEL_STATUSES, ROLES, Channel, Unit, User
-from ..timezones import parse_local, utc_to_local
+from ..domain.timezones import parse_local, utc_to_local
 
 ROLE_LABELS = {"author": "Author", "approver": "Approver", "unit_admin": "Unit administrator"}
 STATUS_LABELS = {"active": "Active", "needs_reconnect": "Needs reconnecting", "dormant": "Dormant",

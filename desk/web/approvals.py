@@ -5,9 +5,9 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import login_required
 from sqlalchemy import or_, select
 
-from .. import permissions as perm
-from .. import workflow as wf
-from ..errors import ValidationFailed, WorkflowConflict
+from ..domain import permissions as perm
+from ..domain import workflow as wf
+from ..domain.errors import ValidationFailed, WorkflowConflict
 from ..models import Channel, Post, Target
 from ..services import posts
 from . import db

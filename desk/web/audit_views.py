@@ -16,14 +16,14 @@ from sqlalchemy import select
 from wtforms import DateField, IntegerField, SelectField, StringField
 from wtforms.validators import NumberRange, Optional
 
-from .. import permissions as perm
-from ..clock import utcnow
-from ..errors import ValidationFailed
+from ..domain import permissions as perm
+from ..domain.clock import utcnow
+from ..domain.errors import ValidationFailed
 from ..models import Channel, Unit, User
 from ..services import audit_trail
 from ..services.audit_trail import AuditFilter
 from ..services.common import ensure
-from ..timezones import parse_local, utc_to_local
+from ..domain.timezones import parse_local, utc_to_local
 from . import db, settings
 from .admin_forms import fill_people_unit_channel, optional_id
 

@@ -5,8 +5,8 @@ from flask import Blueprint, render_template
 from flask_login import login_required
 from sqlalchemy import or_, select
 
-from .. import permissions as perm
-from ..errors import NotFound
+from ..domain import permissions as perm
+from ..domain.errors import NotFound
 from ..models import Channel, TrainingPublication, Unit
 from ..services.common import ensure, get_or_404
 from . import db

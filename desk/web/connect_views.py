@@ -12,7 +12,7 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField, SelectMultipleField
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from ..errors import DeskError, NotFound, PermissionDenied, ValidationFailed
+from ..domain.errors import DeskError, NotFound, PermissionDenied, ValidationFailed
 from ..models import Channel
 from ..services import connections
 from ..services.common import get_or_404

@@ -4,8 +4,8 @@ from __future__ import annotations
 from flask import Blueprint
 from flask_login import current_user
 
-from .. import event_feeds as rules
-from ..clock import utcnow
+from ..domain import event_feeds as rules
+from ..domain.clock import utcnow
 from ..services import event_feeds as feed_service
 from . import db
 

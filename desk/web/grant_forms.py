@@ -13,10 +13,10 @@ from wtforms import BooleanField, DateField, IntegerField, SelectField, SubmitFi
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import NumberRange, Optional
 
-from .. import grants as rules
-from ..errors import ValidationFailed
+from ..domain import grants as rules
+from ..domain.errors import ValidationFailed
 from ..services.grant_queries import GrantFilter
-from ..timezones import local_to_utc
+from ..domain.timezones import local_to_utc
 from .admin_forms import choices, optional_id
 
 ROLE_CHOICES = [SelectChoice(r, rules.ROLE_LABELS[r]) for r in rules.GRANT_ROLES]

@@ -9,15 +9,15 @@ from flask import Blueprint, flash, redirect, render_template, request, send_fil
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from .. import grants as rules
-from .. import permissions as perm
-from ..clock import utcnow
-from ..errors import ValidationFailed, WorkflowConflict
+from ..domain import grants as rules
+from ..domain import permissions as perm
+from ..domain.clock import utcnow
+from ..domain.errors import ValidationFailed, WorkflowConflict
 from ..models import Channel, Unit, User
 from ..services import grant_queries as queries
 from ..services import grants as grant_service
 from ..services.common import ensure, get_or_404
-from ..timezones import display, utc_to_local
+from ..domain.timezones import display, utc_to_local
 from . import db, settings
 from .admin_forms import choices, fill_people_unit_channel, show_refusal
 from .grant_forms import DecideForm, GrantFilterForm, RequestForm, RevokeForm, UnitPolicyForm

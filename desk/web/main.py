@@ -7,9 +7,9 @@ from flask import Blueprint, redirect, render_template, url_for
 from flask_login import login_required
 from sqlalchemy import select
 
-from .. import permissions as perm
-from .. import workflow as wf
-from ..clock import utcnow
+from ..domain import permissions as perm
+from ..domain import workflow as wf
+from ..domain.clock import utcnow
 from ..models import Approval, Channel, Post
 from . import db
 from .approvals import waiting_for

@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from ..errors import DeskError, ValidationFailed
+from ..domain.errors import DeskError, ValidationFailed
 from ..models import AuditEvent, Channel, Unit, User
 from ..services import media as media_service
 from . import db, settings

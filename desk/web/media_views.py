@@ -7,7 +7,7 @@ import os
 from flask import Blueprint, Response, send_file
 from flask_login import login_required
 
-from ..errors import NotFound
+from ..domain.errors import NotFound
 from ..models import Media
 from ..services.common import ensure, get_or_404
 from . import db

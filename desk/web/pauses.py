@@ -9,8 +9,8 @@ from sqlalchemy import select
 from wtforms import SelectField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from .. import permissions as perm
-from ..errors import ValidationFailed
+from ..domain import permissions as perm
+from ..domain.errors import ValidationFailed
 from ..models import Unit, User
 from ..services import pauses as svc
 from ..services.common import ensure

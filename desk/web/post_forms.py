@@ -16,10 +16,10 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from .. import recurrence
-from ..errors import ValidationFailed
+from ..domain import recurrence
+from ..domain.errors import ValidationFailed
 from ..services.posts import PostInput, RecurrenceInput, TargetInput, extra_of
-from ..timezones import parse_local, utc_to_local
+from ..domain.timezones import parse_local, utc_to_local
 
 LOCAL_INPUT = "%Y-%m-%dT%H:%M"  # what <input type="datetime-local"> sends and shows
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from .. import permissions as perm
-from ..errors import ValidationFailed
+from ..domain import permissions as perm
+from ..domain.errors import ValidationFailed
 from ..models import Channel, Media, Post, Target, TargetMedia
 from ..platforms import Content, MediaItem, PlatformError, publisher_class
 from ..services import media as media_service

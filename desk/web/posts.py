@@ -8,10 +8,10 @@ from flask_login import current_user, login_required
 from sqlalchemy import func, or_, select
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from .. import permissions as perm
-from .. import workflow as wf
-from ..clock import utcnow
-from ..errors import DeskError, NotFound, PermissionDenied, ValidationFailed, WorkflowConflict
+from ..domain import permissions as perm
+from ..domain import workflow as wf
+from ..domain.clock import utcnow
+from ..domain.errors import DeskError, NotFound, PermissionDenied, ValidationFailed, WorkflowConflict
 from ..models import Channel, Post, Target
 from ..platforms import Content, PlatformError, publisher_class
 from ..services import media as media_service

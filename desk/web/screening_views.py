@@ -14,11 +14,11 @@ from sqlalchemy import select
 from wtforms import SelectField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 
-from .. import permissions as perm
-from ..clock import utcnow
-from ..errors import DeskError, ValidationFailed
+from ..domain import permissions as perm
+from ..domain.clock import utcnow
+from ..domain.errors import DeskError, ValidationFailed
 from ..models import Channel, Post, Unit
-from ..screening import RULES, Finding, Policy, screen
+from ..domain.screening import RULES, Finding, Policy, screen
 from ..services import post_screening, screening_policy
 from ..services.common import ensure, get_or_404
 from . import db

@@ -17,7 +17,7 @@ from limits import parse
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
-from .. import two_factor as rules
+from ..domain import two_factor as rules
 
 log = logging.getLogger("desk.sign_in")
 EXTENSION = "desk.sign_in_limits"

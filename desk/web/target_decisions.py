@@ -10,9 +10,9 @@ from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from wtforms import URLField
 
-from ..errors import ValidationFailed
+from ..domain.errors import ValidationFailed
 from ..models import Target, User
-from ..person_decisions import KIND_LABELS
+from ..domain.person_decisions import KIND_LABELS
 from ..services import target_decisions as svc
 from ..services.common import get_or_404
 from . import db

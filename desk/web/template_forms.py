@@ -8,7 +8,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from .. import post_templates as domain
+from ..domain import post_templates as domain
 
 ROWS, MAX_ROWS = 4, domain.MAX_FIELDS
 

@@ -8,15 +8,15 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from .. import permissions as perm
-from .. import post_templates as domain
-from .. import screening_gate as gate
-from ..clock import utcnow
-from ..errors import DeskError, NotFound, PermissionDenied, ValidationFailed, WorkflowConflict
+from ..domain import permissions as perm
+from ..domain import post_templates as domain
+from ..domain import screening_gate as gate
+from ..domain.clock import utcnow
+from ..domain.errors import DeskError, NotFound, PermissionDenied, ValidationFailed, WorkflowConflict
 from ..models import Channel, PostTemplate, Unit
 from ..services import templates as service
 from ..services.common import ensure, get_or_404
-from ..timezones import parse_local
+from ..domain.timezones import parse_local
 from . import db, settings
 from .template_forms import (ApproveTemplateForm, SuspendForm, apply_errors, data_of, publish_form, rows_of,
                              template_form, values_of)

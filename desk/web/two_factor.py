@@ -13,8 +13,8 @@ from flask_wtf import FlaskForm
 from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from .. import permissions as perm
-from ..errors import ValidationFailed
+from ..domain import permissions as perm
+from ..domain.errors import ValidationFailed
 from ..models import User
 from ..services import two_factor as svc
 from ..services.common import ensure, get_or_404

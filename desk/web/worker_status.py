@@ -8,8 +8,8 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 from flask_login import current_user, login_required
 
-from .. import permissions as perm
-from ..clock import utcnow
+from ..domain import permissions as perm
+from ..domain.clock import utcnow
 from ..services import target_decisions, worker_status
 from ..services.common import ensure
 from . import db, settings

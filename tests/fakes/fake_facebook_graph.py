@@ -13,7 +13,7 @@ import time
 
 from werkzeug.wrappers import Request, Response
 
-from desk.media_types import sniff_type
+from desk.domain.media_types import sniff_type
 from tests.fakes.fake_facebook import METRICS, _iso, _json, graph_error
 
 PHOTO_KINDS = ("image/jpeg", "image/png", "image/gif")

@@ -9,12 +9,13 @@ import json
 import re
 from datetime import datetime, timezone
 
-from .. import permissions as perm
-from .. import workflow as wf
-from ..models import AuditEvent, Channel, Media, Post, User
-from .. import recurrence as rules
-from ..services import posts as post_service
-from . import api_screening, settings
+from ...domain import permissions as perm
+from ...domain import workflow as wf
+from ...models import AuditEvent, Channel, Media, Post, User
+from ...domain import recurrence as rules
+from ...services import posts as post_service
+from . import screening as api_screening
+from .. import settings
 
 # 'target-12-text', '-scheduled_at', '-media', '-title', '-tags', ...: whatever the services and adapters key.
 _TARGET_KEY = re.compile(r"^target-(\d+)-([a-z_]+)$")

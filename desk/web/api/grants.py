@@ -6,18 +6,18 @@ from __future__ import annotations
 
 from flask import jsonify, request
 
-from .. import grants as rules
-from .. import permissions as perm
-from ..clock import utcnow
-from ..models import AccessGrant, User
-from ..services import grant_queries as queries
-from ..services import grants as grant_service
-from ..services.common import ensure
-from ..services.grant_queries import GrantFilter
-from . import db
-from .api import api, caller
-from .api_input import MAX_PER_PAGE, MISSING, Shape, fields, json_body
-from .api_serialise import iso, person
+from ...domain import grants as rules
+from ...domain import permissions as perm
+from ...domain.clock import utcnow
+from ...models import AccessGrant, User
+from ...services import grant_queries as queries
+from ...services import grants as grant_service
+from ...services.common import ensure
+from ...services.grant_queries import GrantFilter
+from .. import db
+from .routes import api, caller
+from .inputs import MAX_PER_PAGE, MISSING, Shape, fields, json_body
+from .serialise import iso, person
 
 SCOPES = ("mine", "to_decide", "team", "all")
 LIST_INTS = ("person_id", "unit_id", "channel_id", "page", "per_page")

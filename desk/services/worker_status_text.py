@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from .services.target_decisions import Waiting
-from .services.worker_status import Snapshot, headline, notes, spoken
-from .timezones import display
+from .target_decisions import Waiting
+from .worker_status import Snapshot, headline, notes, spoken
+from ..domain.timezones import display
 
 
 def render(s: Snapshot, zone: ZoneInfo, waiting: list[Waiting]) -> str:

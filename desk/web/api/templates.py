@@ -3,17 +3,17 @@ from __future__ import annotations
 
 from flask import jsonify, url_for
 
-from .. import permissions as perm
-from ..clock import utcnow
-from ..errors import ValidationFailed
-from ..models import PostTemplate
-from ..services import templates as service
-from ..services.common import ensure, get_or_404
-from . import api_input as inp
-from . import api_serialise as out
-from . import db
-from .api import api, caller
-from .api_screening import take_acknowledgement
+from ...domain import permissions as perm
+from ...domain.clock import utcnow
+from ...domain.errors import ValidationFailed
+from ...models import PostTemplate
+from ...services import templates as service
+from ...services.common import ensure, get_or_404
+from . import inputs as inp
+from . import serialise as out
+from .. import db
+from .routes import api, caller
+from .screening import take_acknowledgement
 
 
 def template_json(t: PostTemplate, user, now) -> dict:
@@ -70,7 +70,7 @@ def publish_template(template_id: int):
 
 def openapi_parts() -> tuple[dict, dict]:
     """(schemas, paths) for the template routes, built with the document's own helpers."""
-    from ..post_templates import FIELD_TYPES
+    from ...domain.post_templates import FIELD_TYPES
     from .openapi import BOOL, INT, STR, TIME, TIME_IN, _null, _obj, _op, _ref
 
     schemas = {

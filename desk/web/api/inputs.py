@@ -10,11 +10,11 @@ from datetime import datetime
 
 from flask import request
 
-from ..errors import ValidationFailed
-from ..models import Post
-from ..services.audit_trail import AuditFilter
-from ..services.posts import PostInput, RecurrenceInput, TargetInput, extra_of
-from ..timezones import parse_iso
+from ...domain.errors import ValidationFailed
+from ...models import Post
+from ...services.audit_trail import AuditFilter
+from ...services.posts import PostInput, RecurrenceInput, TargetInput, extra_of
+from ...domain.timezones import parse_iso
 
 MISSING = object()
 MAX_PER_PAGE = 200

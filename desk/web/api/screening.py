@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ..errors import DeskError, ValidationFailed
-from ..models import Post
-from ..screening_gate import ACKNOWLEDGE_FIELD
-from ..services import post_screening
+from ...domain.errors import DeskError, ValidationFailed
+from ...models import Post
+from ...domain.screening_gate import ACKNOWLEDGE_FIELD
+from ...services import post_screening
 
 
 def take_acknowledgement(body: dict) -> bool:

@@ -10,18 +10,18 @@ from flask import Blueprint, g, jsonify, request, url_for
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from .. import permissions as perm
-from ..clock import utcnow
-from ..errors import DeskError
+from ...domain import permissions as perm
+from ...domain.clock import utcnow
+from ...domain.errors import DeskError
 from ..extensions import csrf
-from ..models import Channel, Post
-from ..services import accounts, audit_trail, grants
-from ..services import posts as post_service
-from ..services.common import ensure, get_or_404
-from . import api_input as inp
-from . import api_screening
-from . import api_serialise as out
-from . import db, platform_context
+from ...models import Channel, Post
+from ...services import accounts, audit_trail, grants
+from ...services import posts as post_service
+from ...services.common import ensure, get_or_404
+from . import inputs as inp
+from . import screening as api_screening
+from . import serialise as out
+from .. import db, platform_context
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(api)

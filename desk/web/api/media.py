@@ -7,17 +7,17 @@ from __future__ import annotations
 
 from flask import jsonify, request
 
-from .. import permissions as perm
-from ..clock import utcnow
-from ..errors import ValidationFailed
-from ..models import Unit
-from ..services import media as media_service
-from ..services.common import ensure, get_or_404
-from . import api_input as inp
-from . import api_serialise as out
-from . import db, settings
-from .api import api, caller
-from .media_library import UPLOAD_LIMIT
+from ...domain import permissions as perm
+from ...domain.clock import utcnow
+from ...domain.errors import ValidationFailed
+from ...models import Unit
+from ...services import media as media_service
+from ...services.common import ensure, get_or_404
+from . import inputs as inp
+from . import serialise as out
+from .. import db, settings
+from .routes import api, caller
+from ..media_library import UPLOAD_LIMIT
 
 UPLOAD_FIELDS = {"unit_id"}
 UPLOAD_FILES = {"file"}

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import copy
 
-from .. import workflow as wf
-from ..models import CHANNEL_STATUSES, PLATFORMS, ROLES
-from ..platforms.base import ERROR_CLASSES
-from ..screening import SEVERITIES
-from .api_input import MAX_PER_PAGE
+from ...domain import workflow as wf
+from ...models import CHANNEL_STATUSES, PLATFORMS, ROLES
+from ...platforms.base import ERROR_CLASSES
+from ...domain.screening import SEVERITIES
+from .inputs import MAX_PER_PAGE
 
 
 def _ref(name: str) -> dict:
@@ -286,21 +286,21 @@ PATHS["/posts"]["post"]["responses"]["201"]["headers"] = {
     "Location": {"schema": STR, "description": "The new post's address in this API."}}
 
 # Access grants describe their own routes, with the helpers above.
-from .api_grants import openapi_parts as _grant_parts  # noqa: E402
+from .grants import openapi_parts as _grant_parts  # noqa: E402
 
 _grant_schemas, _grant_paths = _grant_parts()
 SCHEMAS.update(_grant_schemas)
 PATHS.update(_grant_paths)
 
 # Photos and videos describe their own routes the same way.
-from .api_media import openapi_parts as _media_parts  # noqa: E402
+from .media import openapi_parts as _media_parts  # noqa: E402
 
 _media_schemas, _media_paths = _media_parts()
 SCHEMAS.update(_media_schemas)
 PATHS.update(_media_paths)
 
 # Templates describe their own routes the same way.
-from .api_templates import openapi_parts as _template_parts  # noqa: E402
+from .templates import openapi_parts as _template_parts  # noqa: E402
 
 _template_schemas, _template_paths = _template_parts()
 SCHEMAS.update(_template_schemas)
