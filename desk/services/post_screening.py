@@ -1,7 +1,7 @@
 """Screening a post where it is written, submitted and approved.
 
 Each target is screened with its own unit's policy, on what its platform will be given
-(`posts.content_of`: the text, the link, the title, description and tags, the media's alt text). A
+(`post_content.content_of`: the text, the link, the title, description and tags, the media's alt text). A
 finding is placed on the form field whose words matched, so the author sees it next to the text,
 and on its channel, so the approver sees it beside that channel's preview. What the findings
 require is decided in the domain (`desk.screening_gate`); this module only gathers them.
@@ -19,7 +19,7 @@ from ..domain.clock import utcnow
 from ..domain.errors import ValidationFailed
 from ..models import Post, Target
 from ..domain.screening import Finding, screen
-from . import posts as _posts
+from . import post_content
 from .screening_policy import policy_of
 
 EXTRA_FIELDS = {"title": "the title", "description": "the description", "tags": "the tags"}
@@ -42,9 +42,9 @@ class Located:
 
 def _parts(target: Target) -> Iterator[tuple[str, str, str]]:
     """(form field, where in words, text) for everything of this target that goes out."""
-    content = _posts.content_of(target)
+    content = post_content.content_of(target)
     cid = target.channel_id
-    yield (_posts.target_field(cid, "text") if target.text else "body"), "the text", content.text
+    yield (post_content.target_field(cid, "text") if target.text else "body"), "the text", content.text
     if content.link:
         yield "link", "the link", content.link
     for name, where in EXTRA_FIELDS.items():
@@ -52,10 +52,10 @@ def _parts(target: Target) -> Iterator[tuple[str, str, str]]:
         if isinstance(value, (list, tuple)):
             value = ", ".join(str(v) for v in value)
         if isinstance(value, str) and value.strip():
-            yield _posts.target_field(cid, name), where, value
+            yield post_content.target_field(cid, name), where, value
     for item in content.media:
         if item.alt_text and item.alt_text.strip():
-            yield _posts.target_field(cid, "media"), f"the alt text of {item.filename or 'a file'}", item.alt_text
+            yield post_content.target_field(cid, "media"), f"the alt text of {item.filename or 'a file'}", item.alt_text
 
 
 def screen_target(target: Target, now: datetime | None = None) -> list[Located]:
@@ -112,11 +112,18 @@ def add_problems(post: Post, now: datetime, problems: dict[str, list[str]]) -> N
                     msgs.append(message)
 
 
+def problems_of(post: Post, now: datetime) -> dict[str, list[str]]:
+    """Every platform's limits, the schedule and the screening, checked for each target; keyed by form field."""
+    problems = post_content.limit_problems(post, now)
+    add_problems(post, now, problems)
+    return problems
+
+
 def refuse_if_blocked(post: Post, now: datetime) -> None:
     """At submit: a blocking finding refuses the submission, naming the words and why."""
     refusal = gate.submission_refusal(screen_post(post, now).gate())
     if refusal:
-        raise ValidationFailed(refusal, field_errors=_posts.problems_of(post, now))
+        raise ValidationFailed(refusal, field_errors=problems_of(post, now))
 
 
 def for_approval(post: Post, channel_ids: Iterable[int], acknowledged: bool, now: datetime) -> list[Located]:

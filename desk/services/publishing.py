@@ -22,9 +22,10 @@ from ..platforms.base import AMBIGUOUS, AUTH, PERMANENT, RATE_LIMITED, TRANSIENT
 from ..domain.timezones import display
 from .audit_trail import SystemActor, record, record_target
 from .common import lock
+from .post_rollup import roll_up as _roll_up
 from .pauses import active as active_pauses
 from . import post_screening
-from .posts import content_of
+from .post_content import content_of
 
 LIVE_POST_STATES = (wf.APPROVED, wf.PARTLY_PUBLISHED)
 LOOKAHEAD = 20  # due targets looked at per channel and claim: those a pause or the screening holds, then one
@@ -47,16 +48,6 @@ def request_for(target: Target, not_before: datetime | None = None) -> PublishRe
         marker=f"desk-{target.post_id}-{target.id}",
         not_before=not_before,
     )
-
-
-def _roll_up(session: Session, post: Post, actor, now: datetime) -> None:
-    new = wf.rollup([t.status for t in post.targets], post.status)
-    if new != post.status:
-        before, post.status = post.status, new
-        post.updated_at = now
-        record(session, actor, f"post.{new}", "post", post.id, post_id=post.id, now=now,
-               details={"previous_status": before,
-                        "targets": {str(t.channel_id): t.status for t in post.targets}})
 
 
 def _due(now: datetime):

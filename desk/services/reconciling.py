@@ -22,7 +22,8 @@ from ..platforms import PublishRequest, RemoteRef
 from ..platforms.base import AMBIGUOUS, publisher_class
 from .audit_trail import SystemActor, record_target
 from .common import lock
-from .publishing import _claimable_channels, _pace, _roll_up, request_for
+from .post_rollup import roll_up as _roll_up
+from .publishing import _claimable_channels, _pace, request_for
 
 CANNOT_CHECK = ("The desk lost track of this post while sending it, and the platform cannot tell the desk whether "
                 "it went out. Look at the account: if the post is there, choose \"it was published\" and give its "

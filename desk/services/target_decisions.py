@@ -25,6 +25,7 @@ from ..domain.errors import WorkflowConflict
 from ..models import Channel, Post, PublishAttempt, Target
 from . import audit_trail
 from .common import ensure, get_or_404, lock
+from .post_rollup import roll_up as _roll_up
 
 AFTER_PAUSE = "after_pause"  # decided on the emergency stop page, listed with the others
 STALE = "Someone has decided on this post already: reload the page to see where it stands."
@@ -46,13 +47,6 @@ class Waiting:
     since: datetime | None  # the last attempt's start (unknown targets)
     reason: str
     text: str
-
-
-def _roll_up(session: Session, post: Post, actor, now: datetime) -> None:
-    # Imported here: publishing imports services.pauses, which imports this module.
-    from .publishing import _roll_up as publishing_roll_up
-
-    publishing_roll_up(session, post, actor, now)
 
 
 def locked_for_decision(session: Session, actor, target_id: int, action: str, *,

@@ -1,7 +1,7 @@
 """The web layer: request-scoped database sessions, sign-in, error pages and the blueprints."""
 from __future__ import annotations
 
-from flask import Flask, current_app, flash, g, jsonify, redirect, render_template, request, url_for
+from flask import Flask, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
@@ -10,18 +10,8 @@ from ..domain.errors import DeskError, NotFound, PermissionDenied
 from .extensions import login_manager
 from ..models import User
 from ..services.grants import load_access
+from .context import db, settings
 from ..domain.timezones import display
-
-
-def db():
-    """The request's database session, opened on first use and closed at teardown."""
-    if "db" not in g:
-        g.db = current_app.extensions["desk.sessions"]()
-    return g.db
-
-
-def settings():
-    return current_app.config["DESK_SETTINGS"]
 
 
 def register_web(app: Flask) -> None:
@@ -72,10 +62,7 @@ def register_web(app: Flask) -> None:
         return render_template("error.html", error=error, title="Form expired"), 400
 
     from . import admin, approvals, audit_views, auth, channels, main, posts
-    from .api.routes import api
-    from .api import grants as api_grants  # noqa: F401 (adds the grant routes to the api blueprint before it is registered)
-    from .api import templates as api_templates  # noqa: F401 (the same, for the template routes)
-    from .api import media as api_media  # noqa: F401 (the same, for photo and video uploads)
+    from .api import api  # with every route module's routes (see api/__init__.py)
 
     for bp in (auth.bp, main.bp, posts.bp, approvals.bp, channels.bp, admin.bp, audit_views.bp, api):
         app.register_blueprint(bp)
@@ -90,9 +77,3 @@ def register_web(app: Flask) -> None:
     from .media_library import bp as library_bp; app.register_blueprint(library_bp)  # noqa: E702 (media library)
     from .worker_status import bp as status_bp; app.register_blueprint(status_bp)  # noqa: E702 (publishing status)
     from .target_decisions import bp as decisions_bp; app.register_blueprint(decisions_bp)  # noqa: E702 (decisions)
-
-
-def platform_context():
-    from ..platforms import PlatformContext
-
-    return PlatformContext(settings=settings(), session_factory=current_app.extensions["desk.sessions"])

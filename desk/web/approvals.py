@@ -10,7 +10,7 @@ from ..domain import workflow as wf
 from ..domain.errors import ValidationFailed, WorkflowConflict
 from ..models import Channel, Post, Target
 from ..services import posts
-from . import db
+from .context import db
 from .post_forms import ApproveForm, RejectForm, apply_errors
 from .posts import load_visible, me
 

@@ -24,7 +24,7 @@ from ..services import audit_trail
 from ..services.audit_trail import AuditFilter
 from ..services.common import ensure
 from ..domain.timezones import parse_local, utc_to_local
-from . import db, settings
+from .context import db, settings
 from .admin_forms import fill_people_unit_channel, optional_id
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")

@@ -8,7 +8,8 @@ from wtforms.validators import DataRequired
 from flask_wtf import FlaskForm
 
 from ..services import accounts
-from . import db, two_factor
+from . import two_factor
+from .context import db
 
 bp = Blueprint("auth", __name__)
 

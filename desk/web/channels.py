@@ -9,7 +9,7 @@ from ..domain import permissions as perm
 from ..domain.errors import NotFound
 from ..models import Channel, TrainingPublication, Unit
 from ..services.common import ensure, get_or_404
-from . import db
+from .context import db
 from .connect_views import connect_options
 from .posts import me
 

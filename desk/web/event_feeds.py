@@ -7,7 +7,7 @@ from flask_login import current_user
 from ..domain import event_feeds as rules
 from ..domain.clock import utcnow
 from ..services import event_feeds as feed_service
-from . import db
+from .context import db
 
 # No routes: event feeds are set on the administration's channel form; this gives the templates their state.
 bp = Blueprint("event_feeds", __name__)

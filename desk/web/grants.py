@@ -18,7 +18,7 @@ from ..services import grant_queries as queries
 from ..services import grants as grant_service
 from ..services.common import ensure, get_or_404
 from ..domain.timezones import display, utc_to_local
-from . import db, settings
+from .context import db, settings
 from .admin_forms import choices, fill_people_unit_channel, show_refusal
 from .grant_forms import DecideForm, GrantFilterForm, RequestForm, RevokeForm, UnitPolicyForm
 

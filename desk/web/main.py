@@ -11,7 +11,7 @@ from ..domain import permissions as perm
 from ..domain import workflow as wf
 from ..domain.clock import utcnow
 from ..models import Approval, Channel, Post
-from . import db
+from .context import db
 from .approvals import waiting_for
 from .posts import me
 

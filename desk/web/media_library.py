@@ -12,7 +12,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from ..domain.errors import DeskError, ValidationFailed
 from ..models import AuditEvent, Channel, Unit, User
 from ..services import media as media_service
-from . import db, settings
+from .context import db, settings
 from .post_media import Refusals
 
 bp = Blueprint("media_library", __name__)

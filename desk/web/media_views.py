@@ -10,7 +10,7 @@ from flask_login import login_required
 from ..domain.errors import NotFound
 from ..models import Media
 from ..services.common import ensure, get_or_404
-from . import db
+from .context import db
 from .post_media import may_see
 from .posts import me
 

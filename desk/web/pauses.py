@@ -14,7 +14,7 @@ from ..domain.errors import ValidationFailed
 from ..models import Unit, User
 from ..services import pauses as svc
 from ..services.common import ensure
-from . import db
+from .context import db
 
 bp = Blueprint("pauses", __name__, url_prefix="/pauses")
 DESK = "desk"  # the scope choice for the whole desk

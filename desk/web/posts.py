@@ -17,7 +17,7 @@ from ..platforms import Content, PlatformError, publisher_class
 from ..services import media as media_service
 from ..services import posts, recurring
 from ..services.common import ensure, get_or_404
-from . import db, platform_context, settings
+from .context import db, platform_context, settings
 from . import post_media
 from .post_forms import (PRIVACY_CHOICES, ActionForm, RetractForm, WithdrawForm, apply_errors, data_from_post,
                          has_extras, post_form, read_post_input, target_form)

@@ -21,7 +21,7 @@ from ..models import Channel, Post, Unit
 from ..domain.screening import RULES, Finding, Policy, screen
 from ..services import post_screening, screening_policy
 from ..services.common import ensure, get_or_404
-from . import db
+from .context import db
 
 bp = Blueprint("screening", __name__)
 

@@ -15,7 +15,7 @@ from ..models import Target, User
 from ..domain.person_decisions import KIND_LABELS
 from ..services import target_decisions as svc
 from ..services.common import get_or_404
-from . import db
+from .context import db
 
 bp = Blueprint("decisions", __name__, url_prefix="/targets")
 

@@ -17,7 +17,7 @@ from ..models import Channel, PostTemplate, Unit
 from ..services import templates as service
 from ..services.common import ensure, get_or_404
 from ..domain.timezones import parse_local
-from . import db, settings
+from .context import db, settings
 from .template_forms import (ApproveTemplateForm, SuspendForm, apply_errors, data_of, publish_form, rows_of,
                              template_form, values_of)
 

@@ -18,7 +18,8 @@ from ..domain.errors import ValidationFailed
 from ..models import User
 from ..services import two_factor as svc
 from ..services.common import ensure, get_or_404
-from . import db, sign_in_limits
+from . import sign_in_limits
+from .context import db
 
 bp = Blueprint("two_factor", __name__)
 PENDING = "two_factor_pending"

@@ -12,7 +12,7 @@ from ..domain import permissions as perm
 from ..domain.clock import utcnow
 from ..services import target_decisions, worker_status
 from ..services.common import ensure
-from . import db, settings
+from .context import db, settings
 
 bp = Blueprint("worker_status", __name__, url_prefix="/admin/workers")
 REFRESH_SECONDS = 15

@@ -41,6 +41,7 @@ from . import links as _links
 from . import offensive as _offensive
 from . import opsec as _opsec
 from . import personal as _personal
+from .phone_numbers import allowed_numbers
 from .rules import (BLOCK, FIXED, RULES, SEVERITIES, WARN, Finding, Policy, PolicyError,
                     Rule)
 
@@ -55,7 +56,7 @@ def screen(text: str, *, policy: Policy, today: date | None = None) -> list[Find
     hits = []
     digits = _personal.digit_count(text)
     if digits:
-        hits += _personal.phones(text, _personal.allowed_numbers(
+        hits += _personal.phones(text, allowed_numbers(
             policy.allowed_phone_numbers, policy.region), policy.region)
         hits += _personal.postcodes(text)
         hits += _personal.ni_numbers(text)

@@ -15,7 +15,7 @@ from typing import Iterator
 import phonenumbers
 from phonenumbers import Leniency, PhoneNumberFormat, PhoneNumberMatcher
 
-from .rules import BIRTH_DATE, CARD, EMAIL, NI_NUMBER, PHONE, POSTCODE, VEHICLE, PolicyError
+from .rules import BIRTH_DATE, CARD, EMAIL, NI_NUMBER, PHONE, POSTCODE, VEHICLE
 
 Hit = tuple[str, int, int]
 
@@ -27,24 +27,6 @@ _PHONE_RUN = re.compile(r"\+?\(?\d[\d \t().\-]{5,}\d")
 _REFERENCE_BEFORE = re.compile(
     r"(?:\bref(?:erence)?|\bcad|\blog|\bcrime|\bincident|\boccurrence|\bcase|\bcollar"
     r"|\bquot(?:e|ing))\s*(?:no\.?|number|#)?\s*[:.]?\s*$", re.I)
-
-
-@lru_cache(maxsize=64)
-def allowed_numbers(numbers: tuple[str, ...], region: str) -> frozenset[str]:
-    """The allow-list in E.164, so "020 7230 1212" also allows "+44 20 7230 1212"; and as the
-    bare digits it is written with, so the pre-check can pass it without the matcher."""
-    out = set()
-    for raw in numbers:
-        try:
-            number = phonenumbers.parse(raw, region)
-        except phonenumbers.NumberParseException:
-            raise PolicyError("allowed_phone_numbers",
-                              f"'{raw}' is not a phone number that can be dialled from "
-                              f"{region}.") from None
-        e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
-        national = phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL)
-        out.update((e164, e164[1:], re.sub(r"\D", "", national)))
-    return frozenset(out)
 
 
 def _worth_matching(text: str, allowed: frozenset[str]) -> bool:

@@ -10,6 +10,8 @@ from dataclasses import asdict, dataclass, field
 from types import MappingProxyType
 from typing import Mapping
 
+from .phone_numbers import NotDiallable, allowed_numbers
+
 BLOCK, WARN = "block", "warn"
 SEVERITIES = (BLOCK, WARN)
 
@@ -168,8 +170,10 @@ class Policy:
              _strings("allowed_phone_numbers", self.allowed_phone_numbers))
         set_(self, "allowed_phrases", _strings("allowed_phrases", self.allowed_phrases))
         set_(self, "region", (self.region or "GB").upper())
-        from .personal import allowed_numbers  # parsing numbers is the phone rule's business
-        allowed_numbers(self.allowed_phone_numbers, self.region)
+        try:
+            allowed_numbers(self.allowed_phone_numbers, self.region)
+        except NotDiallable as exc:
+            raise PolicyError("allowed_phone_numbers", str(exc)) from None
 
     def severity_of(self, rule: str) -> str:
         return self.severities.get(rule, RULES[rule].default)

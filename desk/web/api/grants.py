@@ -14,10 +14,11 @@ from ...services import grant_queries as queries
 from ...services import grants as grant_service
 from ...services.common import ensure
 from ...services.grant_queries import GrantFilter
-from .. import db
+from ..context import db
 from .routes import api, caller
 from .inputs import MAX_PER_PAGE, MISSING, Shape, fields, json_body
 from .serialise import iso, person
+from .openapi_kit import INT, POSITIVE, STR, TIME, TIME_IN, _null, _obj, _op, _ref, describes
 
 SCOPES = ("mine", "to_decide", "team", "all")
 LIST_INTS = ("person_id", "unit_id", "channel_id", "page", "per_page")
@@ -121,11 +122,11 @@ def revoke_grant(grant_id: int):
     return jsonify(grant(grant_service.revoke(db(), caller(), grant_id, body["reason"]), utcnow()))
 
 
-# ---- their part of the OpenAPI description (merged into desk/web/openapi.py) ------------------------
+# ---- their part of the OpenAPI description (gathered into openapi.py through the registry) ----------
 
+@describes
 def openapi_parts() -> tuple[dict, dict]:
     """(schemas, paths) for the grant routes, built with the document's own helpers (called once they exist)."""
-    from .openapi import INT, POSITIVE, STR, TIME, TIME_IN, _null, _obj, _op, _ref
 
     schemas = {
         "Grant": _obj({

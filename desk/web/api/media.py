@@ -15,9 +15,10 @@ from ...services import media as media_service
 from ...services.common import ensure, get_or_404
 from . import inputs as inp
 from . import serialise as out
-from .. import db, settings
+from ..context import db, settings
 from .routes import api, caller
 from ..media_library import UPLOAD_LIMIT
+from .openapi_kit import INT, STR, TIME, _json, _null, _obj, _op, _ref, describes
 
 UPLOAD_FIELDS = {"unit_id"}
 UPLOAD_FILES = {"file"}
@@ -95,9 +96,9 @@ def list_media():
     return jsonify(unit_id=unit.id, media=[out.media(m) for m in media_service.unit_library(db(), user, unit.id)])
 
 
+@describes
 def openapi_parts() -> tuple[dict, dict]:
     """(schemas, paths) for the media routes, built with the document's own helpers."""
-    from .openapi import INT, STR, TIME, _json, _null, _obj, _op, _ref
 
     schemas = {
         "Media": _obj({

@@ -12,37 +12,9 @@ from ...models import CHANNEL_STATUSES, PLATFORMS, ROLES
 from ...platforms.base import ERROR_CLASSES
 from ...domain.screening import SEVERITIES
 from .inputs import MAX_PER_PAGE
+from .openapi_kit import BOOL, INT, POSITIVE, STR, TIME, TIME_IN, _json, _null, _obj, _op, _ref, parts
 
 
-def _ref(name: str) -> dict:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _null(schema: dict) -> dict:
-    """The same schema, or null."""
-    if "type" in schema:
-        types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
-        out = {**schema, "type": [*types, "null"]}
-        if "enum" in out:
-            out["enum"] = [*out["enum"], None]
-        return out
-    return {"anyOf": [schema, {"type": "null"}]}
-
-
-def _obj(properties: dict, required: list[str] | None = None, description: str | None = None) -> dict:
-    """A closed object: every property listed (all required unless said), nothing else."""
-    schema = {"type": "object", "properties": properties,
-              "required": list(properties) if required is None else required, "additionalProperties": False}
-    if description:
-        schema["description"] = description
-    return schema
-
-
-STR, INT, BOOL = {"type": "string"}, {"type": "integer"}, {"type": "boolean"}
-TIME = {"type": "string", "format": "date-time", "description": "ISO 8601 in UTC, e.g. 2026-06-01T09:00:00Z."}
-TIME_IN = {"type": "string", "format": "date-time",
-           "description": "ISO 8601 with its UTC offset (e.g. 2026-06-01T10:00:00+01:00 or ...Z); "
-                          "a time without an offset is refused."}
 FIELD_ERRORS = {"type": "object", "additionalProperties": {"type": "array", "items": STR},
                 "description": "Messages per field. In a request's shape: its path ('targets[1].scheduled_at'); "
                                "in a saved post's problems: 'body', 'link', 'targets', or "
@@ -206,23 +178,6 @@ RESPONSES["default"] = {"description": "Any other error (405 for a method the ro
                         "content": {"application/json": {"schema": _ref("Error")}}}
 
 
-def _json(schema_name: str, description: str) -> dict:
-    return {"description": description, "content": {"application/json": {"schema": _ref(schema_name)}}}
-
-
-def _op(op_id: str, summary: str, ok: tuple[int, str, str], errors: tuple[int, ...], *,
-        body: str | None = None, body_required: bool = True, parameters: list | None = None) -> dict:
-    op = {"operationId": op_id, "summary": summary, "responses": {str(ok[0]): _json(ok[1], ok[2])}}
-    for code in (401, *errors):
-        op["responses"][str(code)] = {"$ref": f"#/components/responses/E{code}"}
-    op["responses"]["default"] = {"$ref": "#/components/responses/Edefault"}
-    if body:
-        op["requestBody"] = {"required": body_required, "content": {"application/json": {"schema": _ref(body)}}}
-    if parameters:
-        op["parameters"] = parameters
-    return op
-
-
 POST_ID = {"name": "post_id", "in": "path", "required": True, "schema": INT}
 
 
@@ -235,7 +190,6 @@ def _query(name: str, schema: dict, description: str) -> dict:
     return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
 
 
-POSITIVE = {"type": "integer", "minimum": 1}
 AUDIT_PARAMETERS = [
     _query("actor_id", POSITIVE, "Only what this person did."),
     _query("unit_id", POSITIVE, "Only events about this unit, its channels, or posts to them."),
@@ -285,30 +239,14 @@ for _path, _item in PATHS.items():
 PATHS["/posts"]["post"]["responses"]["201"]["headers"] = {
     "Location": {"schema": STR, "description": "The new post's address in this API."}}
 
-# Access grants describe their own routes, with the helpers above.
-from .grants import openapi_parts as _grant_parts  # noqa: E402
-
-_grant_schemas, _grant_paths = _grant_parts()
-SCHEMAS.update(_grant_schemas)
-PATHS.update(_grant_paths)
-
-# Photos and videos describe their own routes the same way.
-from .media import openapi_parts as _media_parts  # noqa: E402
-
-_media_schemas, _media_paths = _media_parts()
-SCHEMAS.update(_media_schemas)
-PATHS.update(_media_paths)
-
-# Templates describe their own routes the same way.
-from .templates import openapi_parts as _template_parts  # noqa: E402
-
-_template_schemas, _template_paths = _template_parts()
-SCHEMAS.update(_template_schemas)
-PATHS.update(_template_paths)
-
-
 def document() -> dict:
-    """A fresh copy each time, so that no caller can alter what the next one is served."""
+    """A fresh copy each time, so that no caller can alter what the next one is served. The route modules'
+    own parts (grants, media, templates) come from the registry they added themselves to."""
+    schemas, paths = dict(SCHEMAS), dict(PATHS)
+    for part in parts():
+        part_schemas, part_paths = part()
+        schemas.update(part_schemas)
+        paths.update(part_paths)
     return copy.deepcopy({
         "openapi": "3.1.0",
         "info": {
@@ -321,11 +259,11 @@ def document() -> dict:
         },
         "servers": [{"url": "/api/v1"}],
         "security": [{"bearerAuth": []}],
-        "paths": PATHS,
+        "paths": paths,
         "components": {
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",
                                                "description": "A personal access token (desk_...)."}},
-            "schemas": SCHEMAS,
+            "schemas": schemas,
             "responses": {f"E{code}": response for code, response in RESPONSES.items()},
         },
     })

@@ -21,7 +21,7 @@ from ...services.common import ensure, get_or_404
 from . import inputs as inp
 from . import screening as api_screening
 from . import serialise as out
-from .. import db, platform_context
+from ..context import db, platform_context
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(api)

@@ -15,7 +15,7 @@ from ...models import AuditEvent, Channel, Media, Post, User
 from ...domain import recurrence as rules
 from ...services import posts as post_service
 from . import screening as api_screening
-from .. import settings
+from ..context import settings
 
 # 'target-12-text', '-scheduled_at', '-media', '-title', '-tags', ...: whatever the services and adapters key.
 _TARGET_KEY = re.compile(r"^target-(\d+)-([a-z_]+)$")

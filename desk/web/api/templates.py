@@ -11,9 +11,10 @@ from ...services import templates as service
 from ...services.common import ensure, get_or_404
 from . import inputs as inp
 from . import serialise as out
-from .. import db
+from ..context import db
 from .routes import api, caller
 from .screening import take_acknowledgement
+from .openapi_kit import BOOL, INT, STR, TIME, TIME_IN, _null, _obj, _op, _ref, describes
 
 
 def template_json(t: PostTemplate, user, now) -> dict:
@@ -68,10 +69,10 @@ def publish_template(template_id: int):
     return response
 
 
+@describes
 def openapi_parts() -> tuple[dict, dict]:
     """(schemas, paths) for the template routes, built with the document's own helpers."""
     from ...domain.post_templates import FIELD_TYPES
-    from .openapi import BOOL, INT, STR, TIME, TIME_IN, _null, _obj, _op, _ref
 
     schemas = {
         "TemplateField": _obj({
