@@ -96,8 +96,12 @@ def read_password() -> str:
 @desk_cli.command("upgrade-db")
 def upgrade_db():
     """Apply the Alembic migrations (the only way the schema is made)."""
+    from .crypto import startup_notices
     from .migrate import current_revision, upgrade
 
+    # Said here, once, because this is the step every start-up and upgrade runs first (make run too).
+    for notice in startup_notices(current_app.config["DESK_SETTINGS"].extra["platform_env"]):
+        click.echo(f"Note: {notice}", err=True)
     engine = current_app.extensions["desk.engine"]
     upgrade(engine)
     click.echo(f"Database {engine.url.render_as_string(hide_password=True)} is at revision "
@@ -239,9 +243,10 @@ def worker_status(as_json: bool) -> int:
     """Print the publishing status; the exit status says whether anything is publishing what is due."""
     import json
 
-    from .services import worker_status_text as status_text
     from .domain.clock import utcnow
-    from .services import target_decisions, worker_status as status
+    from .services import target_decisions
+    from .services import worker_status as status
+    from .services import worker_status_text as status_text
 
     with session_scope() as s:
         now = utcnow()

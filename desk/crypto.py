@@ -2,7 +2,7 @@
 
 DESK_TOKEN_KEY holds one or more Fernet keys, comma-separated, newest first: the newest encrypts, every
 key decrypts, so an old key can stay listed until `rotate` has re-encrypted everything with the new one.
-In development, with no key set, a key is derived from the secret key (and the log says so); anywhere
+In development, with no key set, a key is derived from the secret key (and `desk upgrade-db` says so); anywhere
 else the desk refuses to encrypt or decrypt without one.
 
 Credentials never reach a log or a repr: `decrypt_json` returns a `SecretDict`, whose repr shows the
@@ -96,6 +96,20 @@ def _parse_keys(raw: str) -> list[bytes]:
     return keys
 
 
+DERIVED_KEY_NOTICE = ("DESK_TOKEN_KEY is not set: in development the desk derives the token key from "
+                      "DESK_SECRET_KEY. Credentials stored now become unreadable if that secret changes; "
+                      "set DESK_TOKEN_KEY before going live.")
+
+
+def startup_notices(env: Mapping[str, str]) -> list[str]:
+    """What a person setting the desk up should read once, not once per process."""
+    try:
+        cipher = cipher_from_env(env)
+    except TokenKeyError as exc:
+        return [str(exc)]
+    return [DERIVED_KEY_NOTICE] if cipher.derived else []
+
+
 def derive_development_key(secret_key: str) -> bytes:
     digest = hashlib.sha256(b"desk token key (development only)\x00" + secret_key.encode()).digest()
     return base64.urlsafe_b64encode(digest)
@@ -113,9 +127,9 @@ def cipher_from_env(env: Mapping[str, str]) -> TokenCipher:
             f"it: set it to a Fernet key ({GENERATE_HINT}). Nothing was stored.")
     from .config import DEV_SECRET
 
-    log.warning("DESK_TOKEN_KEY is not set: in development the desk derives the token key from "
-                "DESK_SECRET_KEY. Credentials stored now become unreadable if that secret changes; "
-                "set DESK_TOKEN_KEY before going live.")
+    # Every process (each web worker, the worker, each command) builds a cipher: the notice is logged at
+    # debug level here, and said once, where the desk is set up (`desk upgrade-db`, see startup_notices).
+    log.debug(DERIVED_KEY_NOTICE)
     return TokenCipher([derive_development_key(env.get("DESK_SECRET_KEY") or DEV_SECRET)], derived=True)
 
 

@@ -2,16 +2,19 @@
 from __future__ import annotations
 
 import csv
+import logging
 
 import pytest
+from cryptography.fernet import Fernet
 from sqlalchemy import select, text
 
-from conftest import PASSWORD
 from desk import create_app
 from desk.db import make_engine
 from desk.migrate import current_revision
 from desk.models import AuditEvent, Channel, Membership, Post, Unit, User
 from desk.services import accounts, audit_trail
+
+from conftest import PASSWORD
 
 
 @pytest.fixture
@@ -47,6 +50,26 @@ def test_upgrade_db_migrates_an_empty_database(tmp_path):
     assert result.exit_code == 0, result.output
     assert current_revision(engine) is not None
     assert f"revision {current_revision(engine)}" in result.stdout
+    engine.dispose()
+
+
+def test_the_derived_token_key_is_said_once_by_upgrade_db_and_not_by_every_process(tmp_path, caplog, monkeypatch):
+    monkeypatch.delenv("DESK_TOKEN_KEY", raising=False)
+    engine = make_engine(f"sqlite:///{tmp_path / 'fresh.sqlite'}")
+    with caplog.at_level(logging.INFO):
+        app = create_app({"TESTING": True, "DESK_ENGINE": engine,
+                          "ENV": {"DESK_SECRET_KEY": "t", "DESK_ENV": "development"}})
+    assert "DESK_TOKEN_KEY" not in caplog.text  # each web process, the worker and every command build an app
+    result = app.test_cli_runner().invoke(args=["desk", "upgrade-db"])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.count("DESK_TOKEN_KEY is not set") == 1
+    assert "DESK_TOKEN_KEY" not in result.stdout
+
+    key = Fernet.generate_key().decode()
+    keyed = create_app({"TESTING": True, "DESK_ENGINE": engine,
+                        "ENV": {"DESK_SECRET_KEY": "t", "DESK_ENV": "development", "DESK_TOKEN_KEY": key}})
+    result = keyed.test_cli_runner().invoke(args=["desk", "upgrade-db"])
+    assert result.exit_code == 0 and "DESK_TOKEN_KEY" not in result.output
     engine.dispose()
 
 
