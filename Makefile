@@ -1,32 +1,43 @@
-# The desk's two everyday commands: `make run` (a working desk with demo data) and `make test`.
+# The desk's everyday commands: `make run` (a working desk with demo data), `make test`, `make lint`.
 VENV := .venv
 BIN := $(VENV)/bin
-# Re-install only when a requirements file changes.
-STAMP := $(VENV)/.requirements-installed
+# Re-install only when a requirements file changes: the desk's own (run) and the tools' (test, lint).
+RUN_STAMP := $(VENV)/.run-requirements-installed
+DEV_STAMP := $(VENV)/.dev-requirements-installed
 # honcho hands PORT to the first Procfile entry (web); the worker ignores it.
 PORT ?= 8000
 CHROMIUM ?= /usr/bin/chromium
 PYTEST_ARGS ?=
 
-.PHONY: venv run test
+.PHONY: venv dev-venv run test lint
 
-venv: $(STAMP)
+venv: $(RUN_STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt
-	test -x $(BIN)/python || python3 -m venv $(VENV)
-	$(BIN)/python -m pip install -r requirements-dev.txt
+dev-venv: $(DEV_STAMP)
+
+$(VENV)/bin/python:
+	python3 -m venv $(VENV)
+
+# make run needs only what the desk itself runs on.
+$(RUN_STAMP): requirements.txt | $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@
 
+# The test and lint tools come on top, for make test and make lint only.
+$(DEV_STAMP): requirements.txt requirements-dev.txt | $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $(RUN_STAMP) $@
+
 run: venv
-	$(BIN)/flask --app app desk upgrade-db
-	$(BIN)/flask --app app desk demo --if-empty
+	@$(BIN)/flask --app app desk upgrade-db
+	@$(BIN)/flask --app app desk demo --if-empty
 	@echo
 	@echo "The desk is starting at http://127.0.0.1:$(PORT)  (Ctrl-C stops the web desk and the worker)"
 	@echo
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --port $(PORT)
+	@PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --port $(PORT)
 
 # The browser test drives Debian's Chromium; nothing here ever downloads a browser.
-test: venv
+test: dev-venv
 	@if [ ! -x "$(CHROMIUM)" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; \
@@ -36,3 +47,7 @@ test: venv
 	  fi; \
 	fi
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Lint and import order (settings in pyproject.toml).
+lint: dev-venv
+	$(BIN)/ruff check .

@@ -31,10 +31,29 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from publish_support import (DEFAULT_DATABASE_URL, ROOT, BenchX, ScratchDatabase, desk_env, machine,  # noqa: E402
-                             make_engine, make_session_factory, now_utc, postgres_version, seconds, seed_targets,
-                             sequential_posts, spread, start_workers, wait_until_settled, worker_settings,
-                             database_counters, cpu_seconds, cpu_used, database_backends)
+from publish_support import (  # noqa: E402
+    DEFAULT_DATABASE_URL,
+    ROOT,
+    BenchX,
+    ScratchDatabase,
+    cpu_seconds,
+    cpu_used,
+    database_backends,
+    database_counters,
+    desk_env,
+    machine,
+    make_engine,
+    make_session_factory,
+    now_utc,
+    postgres_version,
+    seconds,
+    seed_targets,
+    sequential_posts,
+    spread,
+    start_workers,
+    wait_until_settled,
+    worker_settings,
+)
 
 SCENARIOS = ("throughput", "ceiling", "pacing", "lateness", "burst")
 PACING_PER_ACCOUNT = 4

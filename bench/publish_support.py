@@ -9,7 +9,6 @@ database that each run copies.
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
@@ -19,7 +18,7 @@ import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import create_engine, func, select, text
@@ -30,8 +29,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from desk import crypto  # noqa: E402
-from desk.domain import workflow as wf  # noqa: E402
 from desk.db import make_engine, make_session_factory  # noqa: E402
+from desk.domain import workflow as wf  # noqa: E402
 from desk.models import Approval, Channel, Post, Target  # noqa: E402
 from desk.services import admin  # noqa: E402
 from desk.services.audit_trail import SystemActor  # noqa: E402
@@ -186,7 +185,7 @@ def seed_targets(sessions, run: str, schedule: list[datetime | None], accounts: 
                                 .limit(accounts)).all()
         author_id = s.scalar(select(User.id).where(User.email == "author@bench.test"))
         approver_id = s.scalar(select(User.id).where(User.email == "approver@bench.test"))
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         for i, when in enumerate(schedule):
             channel_id = channel_ids[i % len(channel_ids)]
             body = body_for(run, i)
@@ -199,7 +198,7 @@ def seed_targets(sessions, run: str, schedule: list[datetime | None], accounts: 
                                        scope=str(channel_id), decided_at=now)]
             s.add(post)
         s.commit()
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 # ---- the workers ----------------------------------------------------------------------------------
@@ -357,7 +356,8 @@ def machine() -> str:
     import platform
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return f"{cores} cores, {platform.machine()}, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+    return (f"{cores} cores, {platform.machine()}, {platform.system()} {platform.release()}, "
+            f"Python {platform.python_version()}")
 
 
 def postgres_version(url: str) -> str:
@@ -374,12 +374,13 @@ def worker_settings(env: dict[str, str]) -> str:
     from desk.config import settings_from_env
 
     settings = settings_from_env(str(ROOT / "instance"), env)
-    shown = {k: v for k, v in vars(settings).items() if k.startswith("worker_") or k in ("lease_seconds", "max_attempts")}
+    shown = {k: v for k, v in vars(settings).items()
+             if k.startswith("worker_") or k in ("lease_seconds", "max_attempts")}
     return ", ".join(f"{k}={v}" for k, v in shown.items())
 
 
 def now_utc() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def seconds(delta: timedelta) -> float:

@@ -13,10 +13,10 @@ from sqlalchemy.orm import Session
 
 from .domain.clock import utcnow
 from .domain.errors import ValidationFailed
+from .domain.timezones import local_to_utc
 from .models import User
 from .services import admin, grants, posts, templates
 from .services.posts import PostInput, TargetInput
-from .domain.timezones import local_to_utc
 
 PASSWORD = "demo-password-1"  # demo only: printed by `make run`, never used outside demo data
 

@@ -28,7 +28,7 @@ class Unit(Base):
     # patterns, allowed link domains, phone numbers and phrases.
     screening_policy: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
 
-    channels: Mapped[list["Channel"]] = relationship(back_populates="unit", order_by="Channel.name")
+    channels: Mapped[list[Channel]] = relationship(back_populates="unit", order_by="Channel.name")
 
 
 class User(Base):
@@ -50,8 +50,8 @@ class User(Base):
     totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     totp_last_step: Mapped[int | None] = mapped_column(Integer)
 
-    line_manager: Mapped["User | None"] = relationship(remote_side="User.id")
-    memberships: Mapped[list["Membership"]] = relationship(
+    line_manager: Mapped[User | None] = relationship(remote_side="User.id")
+    memberships: Mapped[list[Membership]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"
     )
 
@@ -155,10 +155,10 @@ class Post(Base):
     occurrence_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     author: Mapped[User] = relationship(lazy="joined", innerjoin=True)
-    targets: Mapped[list["Target"]] = relationship(
+    targets: Mapped[list[Target]] = relationship(
         back_populates="post", cascade="all, delete-orphan", order_by="Target.id", lazy="selectin"
     )
-    approvals: Mapped[list["Approval"]] = relationship(
+    approvals: Mapped[list[Approval]] = relationship(
         back_populates="post", order_by="Approval.id", lazy="selectin"
     )
 
@@ -195,7 +195,7 @@ class Target(Base):
     extra: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
 
     post: Mapped[Post] = relationship(back_populates="targets")
-    media_links: Mapped[list["TargetMedia"]] = relationship(
+    media_links: Mapped[list[TargetMedia]] = relationship(
         cascade="all, delete-orphan", order_by="TargetMedia.position", lazy="selectin")
     channel: Mapped[Channel] = relationship(lazy="joined", innerjoin=True)
 

@@ -19,7 +19,7 @@ import traceback
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import exc as db_errors
 from sqlalchemy.engine import Engine
@@ -410,7 +410,7 @@ def serve(settings, engine: Engine, session_factory) -> None:
         lock.acquire(me)
         log.info("SQLite: single worker (lock %s)", lock.path)
     stopping = threading.Event()
-    scheduler = BlockingScheduler(timezone=timezone.utc, executors={"default": SchedulerThreads(2)},
+    scheduler = BlockingScheduler(timezone=UTC, executors={"default": SchedulerThreads(2)},
                                   job_defaults={"coalesce": True, "max_instances": 2, "misfire_grace_time": None})
     pool = ThreadPoolExecutor(settings.worker_pool_size, thread_name_prefix="desk-call")
 
@@ -418,7 +418,7 @@ def serve(settings, engine: Engine, session_factory) -> None:
         if stopping.is_set():
             return
         try:
-            scheduler.add_job(passes.request, "date", run_date=when or datetime.now(timezone.utc), id=job_id,
+            scheduler.add_job(passes.request, "date", run_date=when or datetime.now(UTC), id=job_id,
                               replace_existing=True)
         except Exception as exc:  # the scheduler is shutting down: the stop is under way anyway
             log.debug("no wake-up scheduled: %s", type(exc).__name__)
@@ -453,7 +453,7 @@ def serve(settings, engine: Engine, session_factory) -> None:
     heartbeat = Heartbeat(session_factory, runner, settings)
     heartbeat.start()
     scheduler.add_job(passes.tick, "interval", seconds=settings.worker_tick_seconds, id="publish-pass",
-                      next_run_time=datetime.now(timezone.utc))
+                      next_run_time=datetime.now(UTC))
 
     def stop(signum, _frame) -> None:
         if stopping.is_set():

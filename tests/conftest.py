@@ -3,7 +3,7 @@ the app with CSRF on, and the personas of the desk."""
 from __future__ import annotations
 
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import text
@@ -94,7 +94,7 @@ def session(sessions):
 
 @pytest.fixture
 def now():
-    return datetime(2026, 6, 1, 9, 0, tzinfo=timezone.utc)
+    return datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 
 
 class World:

@@ -26,8 +26,8 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.engine import make_url
 
 from desk import crypto
-from desk.domain import workflow as wf
 from desk.db import make_engine, make_session_factory
+from desk.domain import workflow as wf
 from desk.models import Approval, AuditEvent, Post, PublishAttempt, Target
 from desk.services import admin, media, posts
 from desk.services.audit_trail import SystemActor
@@ -258,7 +258,7 @@ class WorkerProcess:
     def running(self) -> bool:
         return self.process.poll() is None
 
-    def wait_started(self, timeout: float = 30.0) -> "WorkerProcess":
+    def wait_started(self, timeout: float = 30.0) -> WorkerProcess:
         wait_for(lambda: " started" in self.log or not self.running(), f"worker {self.pid} to start", timeout)
         assert self.running(), f"the worker stopped at start:\n{self.log}"
         return self

@@ -1,15 +1,16 @@
 """The JSON API at /api/v1: the whole flow with personal access tokens, and every refusal in JSON."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import func, select
 
-from conftest import OPERATOR, login
 from desk.models import AuditEvent, Post, TrainingPublication
 from desk.platforms import PlatformContext, publisher_for
 from desk.services import accounts, publishing
+
+from conftest import OPERATOR, login
 
 PERSONAS = ("admin", "author", "approver", "approver2", "auditor", "outsider")
 
@@ -54,7 +55,7 @@ def api(app, web_world):
 
 
 def later(hours=24) -> str:
-    return (datetime.now(timezone.utc) + timedelta(hours=hours)).isoformat()
+    return (datetime.now(UTC) + timedelta(hours=hours)).isoformat()
 
 
 def refusals(app, post_id=None):
@@ -261,7 +262,7 @@ def test_a_time_without_its_offset_is_refused_and_nothing_is_saved(api, app):
 
 def test_a_past_time_is_kept_in_the_draft_but_refused_at_submit(api):
     w = api.world
-    past = (datetime.now(timezone.utc) - timedelta(hours=2)).astimezone(timezone(timedelta(hours=1))).isoformat()
+    past = (datetime.now(UTC) - timedelta(hours=2)).astimezone(timezone(timedelta(hours=1))).isoformat()
     post = api.new_post(when=past)
     key = f"targets.{w.channel.id}.scheduled_at"
     assert "already passed" in post["problems"][key][0]

@@ -8,12 +8,13 @@ import json
 
 import pytest
 from sqlalchemy import select
+from test_api import Api, assert_error
 
-from conftest import OPERATOR
 from desk.models import AuditEvent, Channel, Media, Target
 from desk.services import accounts, admin
+
+from conftest import OPERATOR
 from media_samples import mp4, png
-from test_api import Api, assert_error
 
 PERSONAS = ("admin", "author", "approver", "auditor", "outsider")
 
@@ -216,7 +217,6 @@ def youtube(web_world):
 
 
 def test_the_platforms_own_rules_come_back_keyed_by_channel_and_field(api, youtube):
-    w = api.world
     photo = uploaded(api, png(), "map.png")
     post = api.post("/posts", "author", {"body": "Briefing on the A40.", "targets": [
         {"channel_id": youtube.id, "extra": {"title": "A40 <closed>", "tags": ["a<b"], "privacy": "friends"},

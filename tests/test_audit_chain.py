@@ -1,16 +1,17 @@
 """The audit chain: plain-Python verification, and the trail as the services write it."""
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 
 import pytest
 from sqlalchemy import select, text
+from sqlalchemy.exc import DatabaseError
 
 from desk.domain import audit
 from desk.models import AuditEvent
 from desk.services import audit_trail
 from desk.services.audit_trail import SystemActor
 
-T0 = datetime(2026, 6, 1, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 
 
 def chain(n):
@@ -74,7 +75,7 @@ def test_trail_written_by_the_services_verifies_and_detects_tampering(world, ses
     assert report.ok and report.checked > 10
     victim = session.scalars(select(AuditEvent).order_by(AuditEvent.seq).offset(4).limit(1)).one()
     dialect = session.bind.dialect.name
-    with pytest.raises(Exception):  # the database itself refuses edits of the trail
+    with pytest.raises(DatabaseError):  # the database itself refuses edits of the trail
         session.execute(text("UPDATE audit_events SET actor = 'someone-else' WHERE seq = :s"), {"s": victim.seq})
         session.flush()
     session.rollback()

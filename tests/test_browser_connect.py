@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import select
+from test_browser import browser, live_server, sign_in, sign_out  # noqa: F401 (fixtures, on this module's app)
+from test_web_connect import app, fake_x  # noqa: F401 (the desk with X pointing at the fake X)
 
 from desk.models import Channel
 from desk.platforms import PlatformContext
 from desk.worker import run_pass
-from test_browser import browser, live_server, sign_in, sign_out  # noqa: F401 (fixtures, on this module's app)
-from test_web_connect import app, fake_x  # noqa: F401 (the desk with X pointing at the fake X)
 
 pytestmark = pytest.mark.browser
 TEXT = "The A40 Western Avenue has reopened in both directions. Thank you for your patience."

@@ -2,16 +2,17 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 
 import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import select, update
 
-from conftest import OPERATOR, World
 from desk import create_app, crypto
 from desk.models import AuditEvent, Channel, ConnectionAttempt
 from desk.services import admin
+
+from conftest import OPERATOR, World
 
 OLD, NEW, STRANGER = (Fernet.generate_key().decode() for _ in range(3))
 SECRETS = {"mode": "oauth1", "oauth_token": "1500-token-value", "oauth_token_secret": "very-secret-value"}
@@ -46,7 +47,7 @@ def stored(sqlite_engine, tmp_path):
                 credentials=cipher(key).encrypt_json({**SECRETS, "n": channel_id})))
         s.add(ConnectionAttempt(state="s" * 43, platform="x", unit_id=w.unit.id, user_id=w.admin.id,
                                 pending=cipher(OLD).encrypt_json({"oauth_token_secret": "pending-secret"}),
-                                created_at=datetime.now(timezone.utc)))
+                                created_at=datetime.now(UTC)))
         s.commit()
     return ids
 

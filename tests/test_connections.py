@@ -11,10 +11,9 @@ import requests
 from cryptography.fernet import Fernet
 from sqlalchemy import select
 
-from conftest import OPERATOR, PASSWORD
 from desk import crypto
-from desk.domain import workflow as wf
 from desk.config import Settings
+from desk.domain import workflow as wf
 from desk.domain.errors import NotFound, PermissionDenied, ValidationFailed, WorkflowConflict
 from desk.models import AuditEvent, Channel, ConnectionAttempt, Target
 from desk.platforms import PlatformContext
@@ -23,6 +22,8 @@ from desk.services.posts import PostInput, TargetInput
 from desk.worker import run_pass
 from tests.fakes.fake_x import Account, FakeX
 from tests.fakes.server import FakeServer
+
+from conftest import OPERATOR, PASSWORD
 
 CALLBACK = "http://desk.test/channels/connect/x/callback"
 
@@ -80,7 +81,8 @@ def desk(world, sessions, now):
 
 
 def events(session, action_prefix: str) -> list[AuditEvent]:
-    return [e for e in session.scalars(select(AuditEvent).order_by(AuditEvent.seq)) if e.action.startswith(action_prefix)]
+    return [e for e in session.scalars(select(AuditEvent).order_by(AuditEvent.seq))
+            if e.action.startswith(action_prefix)]
 
 
 def attempt_of(session, state) -> ConnectionAttempt:
@@ -99,7 +101,8 @@ def test_oauth1_connect_makes_a_channel_of_the_unit(desk):
     [registered] = [p["callback"] for p in desk.fake.request_tokens.values()]
     assert registered == f"{CALLBACK}?state={attempt.state}"
     token_secret = next(iter(desk.fake.request_tokens.values()))["secret"]
-    assert token_secret not in attempt.pending and crypto.decrypt_json(attempt.pending)["oauth_token_secret"] == token_secret
+    assert token_secret not in attempt.pending
+    assert crypto.decrypt_json(attempt.pending)["oauth_token_secret"] == token_secret
 
     state, args = desk.consent(url)
     assert state == attempt.state and set(args) == {"oauth_token", "oauth_verifier"}
@@ -170,7 +173,7 @@ def test_the_same_account_again_renews_its_channel_and_is_refused_for_another_un
 # ---- refusals --------------------------------------------------------------------------------------------
 
 def test_only_the_person_who_started_it_may_finish_it(desk):
-    s, w = desk.world.session, desk.world
+    s = desk.world.session
     other_admin = admin.create_user(s, OPERATOR, "admin2@desk.test", "Bo Admin", PASSWORD, is_admin=True)
     state, args = desk.consent(desk.begin())
     with pytest.raises(PermissionDenied, match="started by someone else"):

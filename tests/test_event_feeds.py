@@ -2,15 +2,14 @@
 on both databases."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import func, select
 
-from conftest import OPERATOR
-from desk.domain import event_feeds as rules
 from desk.config import Settings
+from desk.domain import event_feeds as rules
 from desk.domain.errors import ValidationFailed
 from desk.models import AuditEvent, Channel
 from desk.platforms import PlatformContext
@@ -18,7 +17,9 @@ from desk.services import admin, event_feeds, posts
 from desk.services.posts import PostInput, TargetInput
 from desk.worker import run_pass
 
-T0 = datetime(2026, 6, 1, 9, 0, tzinfo=timezone.utc)
+from conftest import OPERATOR
+
+T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 OPENS, CLOSES = T0 + timedelta(days=1), T0 + timedelta(days=3)
 
 

@@ -7,23 +7,24 @@ out at its time, never held; one due at the close or after it is held, whatever 
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select
+from test_worker import approved, fresh, one_pass, publications, settings  # noqa: F401  (fixtures)
 
-from conftest import OPERATOR, login
-from desk.domain import workflow as wf
 from desk.config import Settings
+from desk.domain import workflow as wf
 from desk.domain.errors import ValidationFailed
 from desk.models import AuditEvent, Post, Target
 from desk.platforms import PlatformContext
 from desk.services import admin, posts
 from desk.services.posts import PostInput, TargetInput
 from desk.worker import run_pass
-from test_worker import approved, fresh, one_pass, publications, settings  # noqa: F401  (fixtures)
 
-T0 = datetime(2026, 6, 1, 9, 0, tzinfo=timezone.utc)
+from conftest import OPERATOR, login
+
+T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 OPENS, CLOSES = T0 + timedelta(days=1), T0 + timedelta(days=3)
 SECOND = timedelta(seconds=1)
 NOT_LIVE_YET = "The event feed is not live yet."

@@ -46,7 +46,8 @@ def test_a_link_alone_or_media_alone_is_a_post(tmp_path):
 
 
 @pytest.mark.parametrize("link,ok", [
-    ("https://www.met.police.uk/appeal?id=1&x=2", True), ("http://met.police.uk", True), ("HTTPS://MET.POLICE.UK", True),
+    ("https://www.met.police.uk/appeal?id=1&x=2", True), ("http://met.police.uk", True),
+    ("HTTPS://MET.POLICE.UK", True),
     ("www.met.police.uk", False), ("ftp://files.met.police.uk/a", False), ("javascript:alert(1)", False),
     ("https://", False), ("https://met.police.uk/a b", False),
 ])

@@ -8,16 +8,15 @@ import pytest
 import requests
 from requests_oauthlib import OAuth1, OAuth1Session
 from sqlalchemy import select
+from test_flickr_adapter import CALLBACK, _loopback, _oauth_params, fl, flickr_env, photo  # noqa: F401 (fixtures: the fake Flickr, loopback HTTP)
+from test_web_connect import press_connect, through_consent, words
+from test_web_posts import as_user
 
 from desk import create_app, crypto
 from desk.models import Channel
 from desk.platforms import publisher_class
 from desk.platforms.base import PERMANENT, TRANSIENT, PlatformError
 from desk.platforms.flickr import FlickrPublisher
-from test_flickr_adapter import _loopback, fl, photo  # noqa: F401 (fixtures: the fake Flickr, loopback HTTP)
-from test_flickr_adapter import CALLBACK, _oauth_params, flickr_env
-from test_web_connect import press_connect, through_consent, words
-from test_web_posts import as_user
 from tests.fakes.fake_flickr import FakeFlickr
 from tests.fakes.server import FakeServer
 
@@ -61,7 +60,8 @@ def test_the_fake_verifies_every_signature_as_flickr_does(fl):
             body = s.get(rest, params=query, timeout=5).json()
         assert body.get("code") == code and body["stat"] == ("fail" if code else "ok")
     unsigned = requests.get(rest, params=query, timeout=5)
-    assert unsigned.status_code == 200 and unsigned.json() == {"stat": "fail", "code": 97, "message": "Missing signature"}
+    assert unsigned.status_code == 200
+    assert unsigned.json() == {"stat": "fail", "code": 97, "message": "Missing signature"}
 
 
 def test_a_naively_signed_multipart_upload_is_refused_as_on_flickr(fl, photo):
@@ -94,7 +94,8 @@ def test_flickr_down_while_connecting_is_transient(fl):
 def test_declined_mismatched_or_replayed_answers_connect_nothing(fl):
     publisher = FlickrPublisher(None, fl.context())
     start = publisher.authorization_url(CALLBACK, "abc")
-    args = dict(parse_qsl(urlsplit(requests.get(start.url, allow_redirects=False, timeout=5).headers["Location"]).query))
+    location = requests.get(start.url, allow_redirects=False, timeout=5).headers["Location"]
+    args = dict(parse_qsl(urlsplit(location).query))
     cases = [({"denied": start.pending["oauth_token"]}, "denied"),
              ({**args, "oauth_token": "72157-other"}, "mismatch"),
              ({k: v for k, v in args.items() if k != "oauth_verifier"}, "mismatch"),

@@ -17,7 +17,8 @@ def item(mime="image/jpeg", size=2 * MB, name="scene.jpg") -> MediaItem:
     return MediaItem(f"/media/{name}", mime, size, name)
 
 
-def problems(media=(item(),), text="Road closed on the A40.", link=None, **extra) -> dict[str, list[str]]:
+def problems(media=(item(),), text="Road closed on the A40.", link=None,  # noqa: B008 (a frozen MediaItem)
+             **extra) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for p in FlickrPublisher.validate(Content(text=text, link=link, media=tuple(media), extra=extra)):
         found.setdefault(p.field, []).append(p.message)

@@ -8,13 +8,12 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import func, select
 
-from conftest import OPERATOR, PASSWORD
 from desk.domain import grants as rules
 from desk.domain import permissions as perm
 from desk.domain.errors import PermissionDenied, ValidationFailed, WorkflowConflict
@@ -23,7 +22,9 @@ from desk.services import admin, grant_queries, grants, posts
 from desk.services.grant_queries import GrantFilter
 from desk.services.posts import PostInput, TargetInput
 
-T0 = datetime(2026, 6, 1, 9, 0, tzinfo=timezone.utc)
+from conftest import OPERATOR, PASSWORD
+
+T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 CASE = "I post the road closure updates for the summer festival, for its three months."
 
 
@@ -314,7 +315,8 @@ def test_who_could_post_where_on_a_date_and_its_csv(gw):
     assert {g.id for g in grant_queries.search(s, GrantFilter(state="revoked"))[0]} == {cut.id}
 
     out = io.StringIO()
-    f = GrantFilter(live_since=T0.replace(hour=0) + timedelta(days=2), live_until=T0.replace(hour=0) + timedelta(days=3))
+    midnight = T0.replace(hour=0)
+    f = GrantFilter(live_since=midnight + timedelta(days=2), live_until=midnight + timedelta(days=3))
     assert grant_queries.export_csv(s, w.auditor, f, out, now=T0 + timedelta(days=40)) == 2
     rows = list(csv.DictReader(io.StringIO(out.getvalue())))
     assert {r["email"] for r in rows} == {w.author.email, w.approver2.email}
@@ -337,10 +339,11 @@ def test_csv_cells_never_start_a_formula(gw):
 def test_a_grant_holder_uses_the_granted_units_media_library(gw, tmp_path):
     from desk.services import media
     from desk.services.grants import load_access
+
     from media_samples import png
 
     s, author = gw.session, gw.w.author
-    when = datetime.now(timezone.utc)
+    when = datetime.now(UTC)
     with pytest.raises(PermissionDenied):  # no TSG role and no grant: not TSG's library
         media.store_upload(s, load_access(s, author), gw.unit.id, "map.png", png(), str(tmp_path), now=when)
     gw.granted(author, now=when - timedelta(minutes=1), period_days=30)

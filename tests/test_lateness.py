@@ -1,20 +1,20 @@
 """How late is too late: the rule in plain Python, then the worker holding a late post for a person."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
+from test_worker import approved, fresh
 
 from desk.domain import lateness
 from desk.domain import workflow as wf
-from desk.models import AuditEvent, Channel, Target
 from desk.domain.person_decisions import LATE, kind_of
+from desk.models import AuditEvent, Channel, Target
 from desk.services import admin, publishing
-from test_worker import approved, fresh
 
-T0 = datetime(2026, 1, 15, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 15, 8, 0, tzinfo=UTC)
 WORKER = "test-host:1:core"
 
 

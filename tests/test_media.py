@@ -8,6 +8,7 @@ from desk.domain import media_types
 from desk.domain.errors import PermissionDenied, ValidationFailed
 from desk.models import AuditEvent
 from desk.services import media
+
 from media_samples import jpeg, mp4, png
 
 

@@ -12,11 +12,12 @@ from openapi_spec_validator import validate
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from conftest import OPERATOR
-from media_samples import png
 from desk.platforms import PlatformContext, publisher_for
 from desk.services import accounts, publishing
 from desk.web.api.openapi import document
+
+from conftest import OPERATOR
+from media_samples import png
 
 DOC_URI = "urn:desk:openapi"
 IGNORED_METHODS = {"HEAD", "OPTIONS"}

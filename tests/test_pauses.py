@@ -3,19 +3,20 @@ leaves it held, a resume releases what was on its way and asks a person about wh
 a unit's pause stops only that unit, a desk-wide one stops all."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import func, select
+from test_worker import WORKER, approved, one_pass, settings  # noqa: F401 (fixtures)
 
-from conftest import OPERATOR
 from desk.domain import pauses as rules
 from desk.domain import workflow as wf
 from desk.domain.errors import PermissionDenied, ValidationFailed, WorkflowConflict
 from desk.models import AuditEvent, Post, Target, TrainingPublication
 from desk.platforms import RemoteRef
 from desk.services import admin, pauses, publishing
-from test_worker import WORKER, approved, one_pass, settings  # noqa: F401 (fixtures)
+
+from conftest import OPERATOR
 
 
 def count(session, action):
@@ -40,7 +41,7 @@ def unit_admin(world):
 
 # ---- the rules ---------------------------------------------------------------------------------------
 
-T0 = datetime(2026, 6, 1, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 
 
 def test_a_desk_wide_pause_covers_every_unit_and_a_units_only_its_own():
@@ -48,7 +49,8 @@ def test_a_desk_wide_pause_covers_every_unit_and_a_units_only_its_own():
     dpa = rules.ActivePause(2, 7, "DPA", "Leak inquiry", "Mo Manager", T0)
     assert rules.covering({7: dpa}, 7) is dpa and rules.covering({7: dpa}, 8) is None
     assert rules.covering({None: desk, 7: dpa}, 7) is desk and rules.covering({None: desk}, 8) is desk
-    assert rules.is_pause_hold(rules.held_reason(dpa)) and "for DPA (by Mo Manager): Leak inquiry" in rules.held_reason(dpa)
+    assert rules.is_pause_hold(rules.held_reason(dpa))
+    assert "for DPA (by Mo Manager): Leak inquiry" in rules.held_reason(dpa)
     assert rules.awaits_confirmation(rules.confirm_reason("DPA")) and not rules.is_pause_hold(rules.confirm_reason("x"))
     assert not rules.worker_leaves_alone("The channel is dormant.") and not rules.worker_leaves_alone(None)
 

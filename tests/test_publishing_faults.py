@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import socket
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 
 import pytest
 from sqlalchemy import select, update
+from test_connections import Desk, _loopback  # noqa: F401  (_loopback: an autouse fixture, used here too)
+from test_worker import approved, fresh
 
 from desk import crypto
 from desk.domain import lateness
@@ -25,8 +27,6 @@ from desk.services.audit_trail import verify
 from desk.worker import run_pass
 from tests.fakes.fake_x import FakeX, http_date
 from tests.fakes.server import FakeServer
-from test_connections import Desk, _loopback  # noqa: F401  (_loopback: an autouse fixture, used here too)
-from test_worker import approved, fresh
 
 WORKER = "faults-host:1"
 TWEETS = "/2/tweets"
@@ -68,7 +68,7 @@ class XDesk(Desk):
 
 @pytest.fixture
 def t0():
-    return datetime.now(timezone.utc).replace(microsecond=0)
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 @pytest.fixture
@@ -294,12 +294,12 @@ def test_a_429_with_retry_after_seconds_pauses_the_whole_channel(x, t0):
 
 def test_a_429_with_retry_after_as_an_http_date_is_honoured(x):
     s = x.world.session
-    start = datetime.now(timezone.utc)
+    start = datetime.now(UTC)
     first, second = _two_posts(x, start)
     retry_after = http_date(90)
     moment = parsedate_to_datetime(retry_after)
     x.fake.rate_limit_next(retry_after=retry_after, reset=int(moment.timestamp()), path=TWEETS, method="POST")
-    start = datetime.now(timezone.utc)  # the real clock: the date X sends is on it
+    start = datetime.now(UTC)  # the real clock: the date X sends is on it
     x.run(start)
     assert x.posts_sent() == 1
     t = fresh(s, Target, first)
@@ -313,15 +313,15 @@ def test_a_429_with_retry_after_as_an_http_date_is_honoured(x):
 
 def test_x_saying_no_calls_left_until_its_reset_spaces_the_next_post(x):
     s = x.world.session
-    start = datetime.now(timezone.utc)
+    start = datetime.now(UTC)
     first, second = _two_posts(x, start)
     reset = int(start.timestamp()) + 60
     x.fake.limit_next(remaining=0, reset=reset, path=TWEETS, method="POST")
-    start = datetime.now(timezone.utc)
+    start = datetime.now(UTC)
     x.run(start)
     assert fresh(s, Target, first).status == wf.T_PUBLISHED
     assert x.posts_sent() == 1  # X said none are left: the second waits for the window to reset
-    reset_at = datetime.fromtimestamp(reset, timezone.utc)
+    reset_at = datetime.fromtimestamp(reset, UTC)
     sent_at = x.ticks(start + timedelta(seconds=1), reset_at + timedelta(minutes=2), step=2 * SECOND,
                       until=lambda: fresh(s, Target, second).status == wf.T_PUBLISHED)
     assert len(sent_at) == 1 and sent_at[0] >= reset_at - timedelta(seconds=1)

@@ -1,7 +1,7 @@
 """Recurring rules as plain Python: reading them, their instants across both clock changes, their words."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -9,7 +9,7 @@ import pytest
 from desk.domain import recurrence as r
 
 LONDON = ZoneInfo("Europe/London")
-UTC = timezone.utc
+UTC = UTC
 
 
 def utc(*args):

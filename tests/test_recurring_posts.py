@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
 
-from desk.domain import workflow as wf
 from desk.config import Settings
+from desk.domain import workflow as wf
 from desk.domain.errors import WorkflowConflict
 from desk.models import AuditEvent, Post, Target, TrainingPublication
 from desk.platforms import PlatformContext
@@ -26,7 +26,7 @@ BODY = "Traffic and travel: the A40 is clear this morning."
 
 
 def utc(*args):
-    return datetime(*args, tzinfo=timezone.utc)
+    return datetime(*args, tzinfo=UTC)
 
 
 def draft(world, now, rule="daily 08:00", until=None, body=BODY):
@@ -196,7 +196,8 @@ def test_an_occurrence_cannot_be_edited_but_may_be_withdrawn_alone(world, now):
     assert [o.status for o in occurrences(s, series.id)] == [wf.WITHDRAWN, wf.APPROVED]
     assert s.get(Post, series.id).status == wf.RECURRING
     # A later edit and re-approval of the series does not bring back the one a person withdrew.
-    data = PostInput(body=BODY + "!", targets=[TargetInput(world.channel.id)], recurrence=RecurrenceInput("daily 08:00"))
+    data = PostInput(body=BODY + "!", targets=[TargetInput(world.channel.id)],
+                     recurrence=RecurrenceInput("daily 08:00"))
     posts.save_draft(s, world.author, data, post_id=series.id, now=now)
     posts.submit(s, world.author, series.id, now=now)
     posts.approve(s, world.approver, series.id, now=now)

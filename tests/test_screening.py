@@ -10,8 +10,19 @@ import pytest
 
 from desk.domain.screening import BLOCK, RULES, WARN, Policy, PolicyError, blocking, screen
 from desk.domain.screening import offensive as offensive_rule
-from desk.domain.screening.rules import (BIRTH_DATE, CARD, EMAIL, LINK_DOMAIN, LINK_SHORTENER,
-                                  NI_NUMBER, OFFENSIVE, OPSEC, PHONE, POSTCODE, VEHICLE)
+from desk.domain.screening.rules import (
+    BIRTH_DATE,
+    CARD,
+    EMAIL,
+    LINK_DOMAIN,
+    LINK_SHORTENER,
+    NI_NUMBER,
+    OFFENSIVE,
+    OPSEC,
+    PHONE,
+    POSTCODE,
+    VEHICLE,
+)
 
 TODAY = date(2026, 11, 21)
 POLICY = Policy(

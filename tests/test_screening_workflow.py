@@ -9,15 +9,16 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
+from test_api import api, assert_error  # noqa: F401 (the fixture)
+from test_web_posts import as_user, load_post, post_data, post_id_of, text_of, write_post
 
-from conftest import OPERATOR, in_hours, post_form
 from desk.domain import workflow as wf
 from desk.domain.errors import PermissionDenied, ValidationFailed
 from desk.models import Approval, AuditEvent, Post, Unit
 from desk.services import post_screening, posts, screening_policy
 from desk.services.posts import PostInput, TargetInput, target_field
-from test_api import api, assert_error  # noqa: F401 (the fixture)
-from test_web_posts import as_user, load_post, post_data, post_id_of, text_of, write_post
+
+from conftest import OPERATOR, in_hours, post_form
 
 OPSEC = "Op Nightjar"
 PHONE = "07911 123456"  # a mobile number: a warning by default

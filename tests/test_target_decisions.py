@@ -7,16 +7,17 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
+from test_worker import approved, fresh
 
-from conftest import OPERATOR
 from desk.domain import lateness
 from desk.domain import person_decisions as rules
 from desk.domain import workflow as wf
 from desk.domain.errors import PermissionDenied, ValidationFailed, WorkflowConflict
 from desk.models import AuditEvent, Post, PublishAttempt, Target
-from desk.services import admin, target_decisions as decide
-from test_worker import approved, fresh
+from desk.services import admin
+from desk.services import target_decisions as decide
 
+from conftest import OPERATOR
 
 # ---- the rules ------------------------------------------------------------------------------------
 

@@ -10,19 +10,20 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
+from test_api import api, assert_error  # noqa: F401 (the fixture)
+from test_web_posts import as_user, load_post, text_of
 
-from conftest import OPERATOR, post_form
+from desk.config import Settings
 from desk.domain import post_templates as domain
 from desk.domain import workflow as wf
-from desk.config import Settings
 from desk.domain.errors import NotFound, PermissionDenied, ValidationFailed, WorkflowConflict
 from desk.models import AuditEvent, Post, PostTemplate, Target, TrainingPublication
 from desk.platforms import PlatformContext
 from desk.services import screening_policy
 from desk.services import templates as service
 from desk.worker import run_pass
-from test_api import api, assert_error  # noqa: F401 (the fixture)
-from test_web_posts import as_user, load_post, text_of
+
+from conftest import OPERATOR, post_form
 
 BODY = "{road} is closed {direction} from {time}. {advice}"
 FIELDS = [

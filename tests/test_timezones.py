@@ -1,23 +1,29 @@
 """Local time <-> UTC in the desk's zone, and the refusals at the clock changes."""
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from desk.domain.errors import ValidationFailed
-from desk.domain.timezones import (AmbiguousLocalTime, NonexistentLocalTime, display, local_to_utc, parse_iso,
-                            parse_local)
+from desk.domain.timezones import (
+    AmbiguousLocalTime,
+    NonexistentLocalTime,
+    display,
+    local_to_utc,
+    parse_iso,
+    parse_local,
+)
 
 LONDON = ZoneInfo("Europe/London")
 
 
 @pytest.mark.parametrize("local, utc", [
-    (datetime(2026, 1, 15, 9, 0), datetime(2026, 1, 15, 9, 0, tzinfo=timezone.utc)),      # GMT
-    (datetime(2026, 7, 15, 9, 0), datetime(2026, 7, 15, 8, 0, tzinfo=timezone.utc)),      # BST
-    (datetime(2026, 3, 29, 0, 59), datetime(2026, 3, 29, 0, 59, tzinfo=timezone.utc)),    # last GMT minute
-    (datetime(2026, 3, 29, 2, 0), datetime(2026, 3, 29, 1, 0, tzinfo=timezone.utc)),      # first BST minute
-    (datetime(2026, 10, 25, 0, 59), datetime(2026, 10, 24, 23, 59, tzinfo=timezone.utc)),
-    (datetime(2026, 10, 25, 2, 0), datetime(2026, 10, 25, 2, 0, tzinfo=timezone.utc)),
+    (datetime(2026, 1, 15, 9, 0), datetime(2026, 1, 15, 9, 0, tzinfo=UTC)),      # GMT
+    (datetime(2026, 7, 15, 9, 0), datetime(2026, 7, 15, 8, 0, tzinfo=UTC)),      # BST
+    (datetime(2026, 3, 29, 0, 59), datetime(2026, 3, 29, 0, 59, tzinfo=UTC)),    # last GMT minute
+    (datetime(2026, 3, 29, 2, 0), datetime(2026, 3, 29, 1, 0, tzinfo=UTC)),      # first BST minute
+    (datetime(2026, 10, 25, 0, 59), datetime(2026, 10, 24, 23, 59, tzinfo=UTC)),
+    (datetime(2026, 10, 25, 2, 0), datetime(2026, 10, 25, 2, 0, tzinfo=UTC)),
 ])
 def test_ordinary_times_convert(local, utc):
     assert local_to_utc(local, LONDON) == utc
@@ -47,22 +53,22 @@ def test_other_zones_have_their_own_changes():
 
 
 def test_parse_local_accepts_form_formats_and_explains_bad_input():
-    assert parse_local("2026-07-15T09:00", LONDON) == datetime(2026, 7, 15, 8, 0, tzinfo=timezone.utc)
-    assert parse_local("2026-07-15 09:00", LONDON) == datetime(2026, 7, 15, 8, 0, tzinfo=timezone.utc)
+    assert parse_local("2026-07-15T09:00", LONDON) == datetime(2026, 7, 15, 8, 0, tzinfo=UTC)
+    assert parse_local("2026-07-15 09:00", LONDON) == datetime(2026, 7, 15, 8, 0, tzinfo=UTC)
     with pytest.raises(ValidationFailed) as exc:
         parse_local("tomorrow at nine", LONDON)
     assert "YYYY-MM-DD HH:MM" in exc.value.message
 
 
 def test_parse_iso_needs_an_offset():
-    assert parse_iso("2026-07-15T09:00:00+01:00") == datetime(2026, 7, 15, 8, 0, tzinfo=timezone.utc)
-    assert parse_iso("2026-07-15T08:00:00Z") == datetime(2026, 7, 15, 8, 0, tzinfo=timezone.utc)
+    assert parse_iso("2026-07-15T09:00:00+01:00") == datetime(2026, 7, 15, 8, 0, tzinfo=UTC)
+    assert parse_iso("2026-07-15T08:00:00Z") == datetime(2026, 7, 15, 8, 0, tzinfo=UTC)
     with pytest.raises(ValidationFailed) as exc:
         parse_iso("2026-07-15T09:00:00")
     assert "offset" in exc.value.message
 
 
 def test_display_shows_local_time_and_zone_name():
-    assert display(datetime(2026, 7, 15, 8, 0, tzinfo=timezone.utc), LONDON) == "Wed 15 Jul 2026 09:00 BST"
-    assert display(datetime(2026, 1, 15, 8, 0, tzinfo=timezone.utc), LONDON) == "Thu 15 Jan 2026 08:00 GMT"
+    assert display(datetime(2026, 7, 15, 8, 0, tzinfo=UTC), LONDON) == "Wed 15 Jul 2026 09:00 BST"
+    assert display(datetime(2026, 1, 15, 8, 0, tzinfo=UTC), LONDON) == "Thu 15 Jan 2026 08:00 GMT"
     assert display(None, LONDON) == ""

@@ -4,13 +4,14 @@ from __future__ import annotations
 import html
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 
 from sqlalchemy import select
 
-from conftest import OPERATOR, login, post_form
 from desk.models import AuditEvent, Channel, Membership, Unit, User
 from desk.services import admin as admin_service
+
+from conftest import OPERATOR, login, post_form
 
 
 def field_block(page: str, name: str) -> str:
@@ -77,8 +78,8 @@ def test_admin_builds_a_unit_its_people_and_a_channel(app, client, web_world):
     assert r.status_code == 302, r.get_data(as_text=True)
     channel = fetch(app, Channel, name="TSG event feed")
     assert (channel.platform, channel.approvals_required, channel.unit_id) == ("training", 2, unit.id)
-    assert channel.live_from == datetime(2026, 7, 1, 9, 0, tzinfo=timezone.utc)
-    assert channel.live_until == datetime(2026, 12, 1, 9, 30, tzinfo=timezone.utc)
+    assert channel.live_from == datetime(2026, 7, 1, 9, 0, tzinfo=UTC)
+    assert channel.live_until == datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
     listing = client.get("/admin/channels").get_data(as_text=True)
     assert "Wed 01 Jul 2026 10:00 BST" in listing and "Tue 01 Dec 2026 09:30 GMT" in listing
 
@@ -167,7 +168,7 @@ def test_admin_removes_a_membership_and_edits_a_channel(app, client, web_world):
     assert r.status_code == 302
     c = fetch(app, Channel, id=web_world.channel.id)
     assert (c.name, c.status, c.approvals_required) == ("DPA winter feed", "dormant", 2)
-    assert c.live_from == datetime(2026, 1, 10, 8, 0, tzinfo=timezone.utc) and c.live_until is None
+    assert c.live_from == datetime(2026, 1, 10, 8, 0, tzinfo=UTC) and c.live_until is None
     assert value_of(client.get(url).get_data(as_text=True), "live_from") == "2026-01-10T08:00"
     r = post_form(client, url, {"name": "DPA winter feed", "status": "frozen", "approvals_required": 2,
                                 "live_from": "2026-01-10T08:00"})
@@ -178,7 +179,7 @@ def test_a_stored_window_in_the_repeated_hour_survives_an_unrelated_edit(app, cl
     # 01:30 on 25 Oct 2026 happens twice in London; the stored time is the first (BST) one.
     with app.extensions["desk.sessions"]() as s:
         admin_service.update_channel(s, OPERATOR, web_world.channel.id,
-                                     live_from=datetime(2026, 10, 25, 0, 30, tzinfo=timezone.utc))
+                                     live_from=datetime(2026, 10, 25, 0, 30, tzinfo=UTC))
     login(client, "admin@desk.test")
     url = f"/admin/channels/{web_world.channel.id}"
     assert value_of(client.get(url).get_data(as_text=True), "live_from") == "2026-10-25T01:30"
@@ -186,7 +187,7 @@ def test_a_stored_window_in_the_repeated_hour_survives_an_unrelated_edit(app, cl
                                 "live_from": "2026-10-25T01:30", "live_until": ""})
     assert r.status_code == 302
     c = fetch(app, Channel, id=web_world.channel.id)
-    assert c.name == "Renamed" and c.live_from == datetime(2026, 10, 25, 0, 30, tzinfo=timezone.utc)
+    assert c.name == "Renamed" and c.live_from == datetime(2026, 10, 25, 0, 30, tzinfo=UTC)
 
 
 def test_channel_credentials_are_never_rendered(app, client, web_world):

@@ -3,10 +3,20 @@ from __future__ import annotations
 
 import re
 
-from conftest import post_form
+from test_web_posts import (
+    approve_via_web,
+    as_user,
+    field_block,
+    load_post,
+    post_data,
+    refusals,
+    submitted_post,
+    text_of,
+)
+
 from desk.domain import workflow as wf
-from test_web_posts import (approve_via_web, as_user, field_block, load_post, post_data, refusals, submitted_post,
-                            text_of)
+
+from conftest import post_form
 
 
 def hash_on(page: str) -> str:

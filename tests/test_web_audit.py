@@ -5,14 +5,15 @@ import csv
 import io
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 
 from sqlalchemy import select, text
 
-from conftest import OPERATOR, login, post_form
 from desk.models import AuditEvent
 from desk.services import audit_trail
 from desk.services.audit_trail import CSV_COLUMNS
+
+from conftest import OPERATOR, login, post_form
 
 
 def seqs(page: str) -> list[int]:
@@ -34,7 +35,7 @@ def record_at(app, actor, action: str, moment: datetime, **kw) -> int:
 
 
 def utc(*args) -> datetime:
-    return datetime(*args, tzinfo=timezone.utc)
+    return datetime(*args, tzinfo=UTC)
 
 
 def test_only_auditors_and_administrators_read_the_trail(app, client, web_world):

@@ -1,19 +1,21 @@
 """The channels list and the training channel's own page, through Flask's test client."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
+
+from test_web_posts import approve_via_web, as_user, load_post, publish_due, sessions_of, submitted_post, text_of
+
+from desk.services import admin
 
 from conftest import OPERATOR, post_form
-from desk.services import admin
-from test_web_posts import approve_via_web, as_user, load_post, publish_due, sessions_of, submitted_post, text_of
 
 
 def test_channels_of_my_units_and_all_for_administrators_and_auditors(app, web_world):
     w = web_world
     with sessions_of(app)() as s:
         admin.create_channel(s, OPERATOR, w.other_unit.id, "training", "CO11 camp updates", approvals_required=2,
-                             live_from=datetime(2030, 7, 1, 8, 0, tzinfo=timezone.utc),
-                             live_until=datetime(2030, 7, 3, 18, 0, tzinfo=timezone.utc))
+                             live_from=datetime(2030, 7, 1, 8, 0, tzinfo=UTC),
+                             live_until=datetime(2030, 7, 3, 18, 0, tzinfo=UTC))
         admin.update_channel(s, OPERATOR, w.channel2.id, status="dormant")
     mine = text_of(as_user(app, w.author.email).get("/channels/"))
     assert "DPA training feed" in mine and "DPA two-key feed" in mine and "CO11" not in mine
@@ -50,7 +52,7 @@ def test_training_feed_shows_what_went_out_newest_first_and_struck_through_when_
 
     post_form(approver, f"/posts/{first}/retract", {"reason": "Superseded."}, page_url=f"/posts/{first}")
     feed = text_of(author.get(f"/training/{w.channel.id}"))
-    assert f'<del class="preview">First: the A40 is closed.</del>' in feed and "(retracted)" in feed
+    assert '<del class="preview">First: the A40 is closed.</del>' in feed and "(retracted)" in feed
     assert "<del" not in feed[:feed.index(f'id="{remote_first}"')]  # the second is still up
     assert "Nothing has been published" in text_of(author.get(f"/training/{w.channel2.id}"))
     assert author.get("/training/9999").status_code == 404

@@ -8,13 +8,14 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 from sqlalchemy import select, update
+from test_web_posts import as_user, text_of
 
-from conftest import csrf_from, post_form
 from desk import create_app, crypto
 from desk.models import AuditEvent, Channel, ConnectionAttempt
-from test_web_posts import as_user, text_of
 from tests.fakes.fake_x import FakeX
 from tests.fakes.server import FakeServer
+
+from conftest import csrf_from, post_form
 
 
 @pytest.fixture
@@ -240,7 +241,7 @@ def _flickr(url, fake):
 
 @pytest.mark.parametrize("platform,expected", [
     ("youtube", ("UCmetpolice000000000001", "Metropolitan Police", "@metpoliceuk")),   # OAuth 2.0: state comes back
-    ("flickr", ("12345678@N04", "Metropolitan Police", "metpoliceuk")),               # OAuth 1.0a: state in the callback
+    ("flickr", ("12345678@N04", "Metropolitan Police", "metpoliceuk")),  # OAuth 1.0a: state in the callback
 ])
 def test_youtube_and_flickr_connect_through_the_desk(app, web_world, platform, expected):
     from tests.fakes.fake_flickr import FakeFlickr

@@ -10,14 +10,15 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
-
-from conftest import OPERATOR, login, post_form
-from desk.domain.clock import utcnow
-from desk.models import AccessGrant, AuditEvent, Channel, Unit
-from desk.services import accounts, admin, event_feeds, grants
-from desk.domain.timezones import utc_to_local
 from test_grants import CASE, GrantWorld
 from test_openapi import Contract
+
+from desk.domain.clock import utcnow
+from desk.domain.timezones import utc_to_local
+from desk.models import AccessGrant, AuditEvent, Channel, Unit
+from desk.services import accounts, admin, event_feeds, grants
+
+from conftest import OPERATOR, login, post_form
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from conftest import OPERATOR, login, post_form
 from desk.domain import workflow as wf
 from desk.domain.clock import utcnow
 from desk.models import AuditEvent, Pause, Post
@@ -12,6 +11,8 @@ from desk.platforms import PlatformContext
 from desk.services import admin, posts
 from desk.services.posts import PostInput, TargetInput
 from desk.worker import run_pass
+
+from conftest import OPERATOR, login, post_form
 
 
 def approved_post(app, world, when, body="The A40 is closed eastbound after a collision."):

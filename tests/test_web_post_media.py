@@ -9,15 +9,16 @@ import re
 import pytest
 from PIL import Image
 from sqlalchemy import func, select
+from test_browser import browser, live_server, sign_in  # noqa: F401  (fixtures for the browser test)
+from test_web_posts import as_user, field_block, load_post, post_data, post_id_of, sessions_of, text_of
 
-from conftest import OPERATOR, csrf_from, post_form
 from desk.models import AuditEvent, Media, Post
 from desk.platforms import publisher_class
 from desk.platforms.x_text import weighted_length
 from desk.services import admin
+
+from conftest import OPERATOR, csrf_from, post_form
 from media_samples import jpeg, mp4, png
-from test_browser import browser, live_server, sign_in  # noqa: F401  (fixtures for the browser test)
-from test_web_posts import as_user, field_block, load_post, post_data, post_id_of, sessions_of, text_of
 
 
 def upload(*files):
@@ -47,7 +48,8 @@ def listed_ids(page: str) -> list[str]:
 
 
 def box(page: str, channel_id: int, media_id) -> str:
-    return re.search(rf'<input type="checkbox" name="target-{channel_id}-media" value="{media_id}"[^>]*>', page).group(0)
+    pattern = rf'<input type="checkbox" name="target-{channel_id}-media" value="{media_id}"[^>]*>'
+    return re.search(pattern, page).group(0)
 
 
 @pytest.fixture
@@ -401,7 +403,8 @@ def test_edit_shows_the_platform_fields_back(app, web_world, video_and_photo_cha
                      field_block(page, f"target-{yt.id}-privacy"))
 
 
-def test_platform_problems_are_shown_next_to_their_fields_with_everything_kept(app, web_world, video_and_photo_channels):
+def test_platform_problems_are_shown_next_to_their_fields_with_everything_kept(app, web_world,
+                                                                              video_and_photo_channels):
     yt, fl = video_and_photo_channels
     author = as_user(app, web_world.author.email)
     resp = write(author, [yt], files=[("appeal.mp4", mp4(42))], action="submit", body="Appeal.", **{

@@ -3,21 +3,22 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 from sqlalchemy import func, select
 
-from conftest import OPERATOR, login, post_form
 from desk.domain import workflow as wf
 from desk.domain.clock import utcnow
+from desk.domain.timezones import display
 from desk.models import AuditEvent, Post, TrainingPublication
 from desk.platforms import PlatformContext, PlatformError, publisher_for
 from desk.platforms.base import AUTH, PERMANENT, TRANSIENT
 from desk.services import admin, publishing
-from desk.domain.timezones import display
+
+from conftest import OPERATOR, login, post_form
 
 LATER = "2030-06-01T10:00"  # 09:00 UTC: British Summer Time
-LATER_UTC = datetime(2030, 6, 1, 9, 0, tzinfo=timezone.utc)
+LATER_UTC = datetime(2030, 6, 1, 9, 0, tzinfo=UTC)
 GAP = "2030-03-31T01:30"  # the clocks go forward at 01:00 that night
 TWICE = "2030-10-27T01:30"  # the clocks go back at 02:00 that night
 
@@ -163,7 +164,7 @@ def test_tailored_text_and_own_time_per_channel(app, web_world):
     assert by_channel[w.channel.id].text == "A40 closed eastbound. Use the A406."
     assert by_channel[w.channel.id].scheduled_at == LATER_UTC
     assert by_channel[w.channel2.id].text is None
-    assert by_channel[w.channel2.id].scheduled_at == datetime(2030, 6, 1, 11, 30, tzinfo=timezone.utc)
+    assert by_channel[w.channel2.id].scheduled_at == datetime(2030, 6, 1, 11, 30, tzinfo=UTC)
     # Opened again, the form shows what was saved, in desk time.
     page = text_of(author.get(f"/posts/{post.id}/edit"))
     assert 'value="2030-06-01T10:00"' in field_block(page, "scheduled_at")

@@ -6,13 +6,14 @@ import re
 from datetime import timedelta
 
 from sqlalchemy import select
+from test_web_posts import as_user, field_block, post_data, text_of
 
-from conftest import post_form
 from desk.domain import workflow as wf
 from desk.domain.clock import utcnow
 from desk.models import Post
 from desk.services import posts, recurring
-from test_web_posts import as_user, field_block, post_data, text_of
+
+from conftest import post_form
 
 
 def _series(app, web_world, rule="weekdays 07:30", **extra):

@@ -1,8 +1,9 @@
 """Signing in and out through the real forms, CSRF on."""
 from sqlalchemy import select
 
-from conftest import login, post_form
 from desk.models import AuditEvent
+
+from conftest import login, post_form
 
 
 def test_sign_in_and_out(app, client, web_world):

@@ -7,15 +7,16 @@ import re
 from datetime import timedelta
 
 from sqlalchemy import select
+from test_web_admin import field_block, value_of
+from test_worker import approved
 
-from conftest import OPERATOR, login, post_form
 from desk.domain import lateness
 from desk.domain import workflow as wf
 from desk.domain.clock import utcnow
 from desk.models import AuditEvent, Channel, PublishAttempt, Target, Worker
 from desk.services import admin
-from test_web_admin import field_block, value_of
-from test_worker import approved
+
+from conftest import OPERATOR, login, post_form
 
 
 def seed(app, world, *, status, held_reason=None, code="needs-person"):

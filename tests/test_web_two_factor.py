@@ -3,18 +3,19 @@ an administrator's reset, and the sign-in rate limits (memory, and Redis when it
 import re
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 
 import pyotp
 import pytest
 from sqlalchemy import select
 
-from conftest import PASSWORD, csrf_from, login, post_form
 from desk import create_app
 from desk.domain import two_factor as rules
 from desk.models import AuditEvent, User
 from desk.services import accounts
 from desk.services import two_factor as svc
+
+from conftest import PASSWORD, csrf_from, login, post_form
 
 
 @pytest.fixture
@@ -122,7 +123,7 @@ def test_an_administrator_resets_and_the_person_sets_up_again(strict, client, we
     with app.extensions["desk.sessions"]() as s:  # the admin needs two factors too: give them theirs
         admin = s.get(User, web_world.admin.id)
         enrolment = svc.start_enrolment(s, admin)
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         svc.confirm_enrolment(s, admin, rules.code_for_step(enrolment.secret, rules.step_at(now)), now=now)
     login(client, web_world.approver.email)
     set_up(client)
@@ -152,7 +153,7 @@ def test_an_operator_resets_two_factor_sign_in_from_the_command_line(app, web_wo
     with app.extensions["desk.sessions"]() as s:
         person = s.get(User, web_world.admin.id)
         enrolment = svc.start_enrolment(s, person)
-        svc.confirm_enrolment(s, person, rules.code_for_step(enrolment.secret, rules.step_at(datetime.now(timezone.utc))))
+        svc.confirm_enrolment(s, person, rules.code_for_step(enrolment.secret, rules.step_at(datetime.now(UTC))))
     runner = app.test_cli_runner()
     missing = runner.invoke(args=["desk", "reset-two-factor", web_world.admin.email])
     assert missing.exit_code != 0 and "--reason" in missing.output

@@ -13,16 +13,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from conftest import OPERATOR, World
-from desk.domain import workflow as wf
 from desk.config import Settings
 from desk.db import make_session_factory
+from desk.domain import workflow as wf
 from desk.models import AuditEvent, Channel, Post, PublishAttempt, Target, TrainingPublication
 from desk.platforms import PlatformContext, publisher_for
 from desk.services import admin, posts, publishing
 from desk.services.audit_trail import verify
 from desk.services.posts import PostInput, TargetInput
 from desk.worker import run_pass
+
+from conftest import OPERATOR, World
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKER = "test-host:1"
@@ -99,7 +100,7 @@ def test_transient_failure_retries_then_gives_up(world, one_pass, now, settings)
     assert fresh(s, Post, post.id).status == wf.APPROVED
     assert one_pass(now).outcomes == {}  # not before its next attempt time
 
-    for attempt in range(2, settings.max_attempts + 1):
+    for _attempt in range(2, settings.max_attempts + 1):
         when = fresh(s, Target, tid).next_attempt_at
         outcome = one_pass(when).outcomes[tid]
     assert outcome == wf.T_FAILED
@@ -169,7 +170,8 @@ def test_expired_lease_reconciled_to_published_when_it_went_out(world, one_pass,
     assert fresh(s, Post, post.id).status == wf.PUBLISHED
     assert publications(s, claim.target_id) == 1
     trail = s.scalars(select(AuditEvent.action).where(AuditEvent.post_id == post.id).order_by(AuditEvent.seq))
-    assert [a for a in trail if a.startswith("target.")] == ["target.sending", "target.unknown", "target.reconciled_published"]
+    assert [a for a in trail if a.startswith("target.")] == [
+        "target.sending", "target.unknown", "target.reconciled_published"]
 
 
 def test_expired_lease_back_to_the_queue_when_it_did_not(world, one_pass, now):

@@ -10,18 +10,18 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import exc as db_errors
 from sqlalchemy import func, select
+from test_worker import another_channel, approved, fresh, publications
 
-from desk.domain import rate_limits
-from desk.domain import workflow as wf
 from desk.config import ConfigError, Settings, settings_from_env
 from desk.db import is_postgres
-from desk.models import AuditEvent, Channel, Post, PublishAttempt, Target, Worker
+from desk.domain import rate_limits
+from desk.domain import workflow as wf
 from desk.domain.person_decisions import NEEDS_PERSON
+from desk.models import AuditEvent, Channel, Post, PublishAttempt, Target, Worker
 from desk.platforms import PlatformContext, PlatformError, RemoteRef
 from desk.platforms.base import RATE_LIMITED
 from desk.services import publishing, worker_registry
 from desk.worker import Passes, Runner, run_pass
-from test_worker import another_channel, approved, fresh, publications
 
 ME, OTHER = "host-a:10:aaaaaa", "host-b:20:bbbbbb"
 

@@ -11,8 +11,16 @@ import pytest
 from desk.domain import workflow as wf
 from desk.services.audit_trail import verify
 from tests.media_samples import mp4
-from tests.process_support import NEEDS_PG, QUICK, tweets_with, wait_for
-from tests.process_support import scratch_databases, scratch_url, workers, x_desk  # noqa: F401 (fixtures)
+from tests.process_support import (  # noqa: F401 (fixtures)
+    NEEDS_PG,
+    QUICK,
+    scratch_databases,
+    scratch_url,
+    tweets_with,
+    wait_for,
+    workers,
+    x_desk,
+)
 
 pytestmark = [pytest.mark.postgres, NEEDS_PG]
 

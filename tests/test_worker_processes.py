@@ -15,9 +15,22 @@ from desk.domain.clock import utcnow
 from desk.models import Post, PublishAttempt, Target, Worker
 from desk.services.audit_trail import verify
 from tests.media_samples import mp4
-from tests.process_support import (NEEDS_PG, QUICK, AmpleRateBudget, RestartableProxy, desk_on_fake_x,
-                                   terminate_backends, through, tweets_with, upstream_of, wait_for)
-from tests.process_support import scratch_databases, scratch_url, workers, x_desk  # noqa: F401 (fixtures)
+from tests.process_support import (  # noqa: F401 (fixtures)
+    NEEDS_PG,
+    QUICK,
+    AmpleRateBudget,
+    RestartableProxy,
+    desk_on_fake_x,
+    scratch_databases,
+    scratch_url,
+    terminate_backends,
+    through,
+    tweets_with,
+    upstream_of,
+    wait_for,
+    workers,
+    x_desk,
+)
 
 pytestmark = [pytest.mark.postgres, NEEDS_PG]
 
@@ -127,7 +140,7 @@ def test_the_worker_reconnects_after_a_database_restart_and_carries_on(x_desk, w
         after = secrets.token_hex(6)
         _, after_id = desk.approved_post(f"After the restart. [{after}]", channel)
         for target_id in (during_id, after_id):
-            wait_for(lambda: desk.status(target_id) == wf.T_PUBLISHED,
+            wait_for(lambda target_id=target_id: desk.status(target_id) == wf.T_PUBLISHED,
                      f"target {target_id} after the restart\n" + workers.logs(), timeout=45)
         assert worker.running(), worker.log
         for token in (before, during, after):

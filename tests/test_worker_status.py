@@ -6,14 +6,15 @@ import json
 from datetime import timedelta
 
 import pytest
+from test_worker import approved
 
-from conftest import OPERATOR
+from desk.config import Settings
 from desk.domain import lateness
 from desk.domain import workflow as wf
-from desk.config import Settings
 from desk.models import Channel, PublishAttempt, Target, Worker
 from desk.services import admin, worker_status
-from test_worker import approved
+
+from conftest import OPERATOR
 
 BEAT = 30  # seconds between heartbeats: alive means one within 90 s
 
@@ -118,7 +119,8 @@ def test_the_snapshot_counts_what_it_should(seeded, session, now, status_setting
     assert s.failures == 3  # the 25-hour-old failure and the success are not counted
     assert s.failures_by_code == {"rate-limited": 1, "server-error": 1, "token-expired": 1}
     assert [f.error_code for f in s.recent_failures] == ["rate-limited", "server-error", "token-expired"]
-    assert s.recent_failures[0].message == "X asked the desk to slow down." and s.recent_failures[0].platform == "training"
+    assert s.recent_failures[0].message == "X asked the desk to slow down."
+    assert s.recent_failures[0].platform == "training"
     assert [c.id for c in s.paced] == [world.channel2.id] and s.paced_count == 1 and s.paced[0].rate_remaining == 0
     assert [(c.id, c.held) for c in s.needs_reconnect] == [(world.other_channel.id, 1)]
     assert s.healthy and s.last_heartbeat_at == now - timedelta(seconds=10)
@@ -168,7 +170,8 @@ def test_status_command_exit_status_follows_the_alarm(app, web_world):
 
     approved(web_world, utcnow() - timedelta(minutes=1), body="Due now.")
     due = runner.invoke(args=["desk", "worker", "--status"])
-    assert due.exit_code == 1 and due.output.startswith("ALARM: No worker has ever reported: nothing is being published")
+    assert due.exit_code == 1
+    assert due.output.startswith("ALARM: No worker has ever reported: nothing is being published")
     assert "Queue: 1 due now (1 queued, 0 retrying)" in due.output and "Oldest overdue: target" in due.output
 
     with app.extensions["desk.sessions"]() as s:

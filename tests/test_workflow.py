@@ -1,13 +1,13 @@
 """The workflow's rules as plain Python: transitions, content hashes, four-eyes, roll-up, backoff."""
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
 from desk.domain import workflow as wf
 from desk.domain.errors import ValidationFailed, WorkflowConflict
 
-NOW = datetime(2026, 6, 1, 9, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("status, action, allowed", [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from datetime import UTC
 from types import SimpleNamespace
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
@@ -377,10 +378,10 @@ def test_find_published_does_not_take_an_older_post_with_the_same_words(x):
 
     publisher = x.publisher()
     ref = publisher.publish(req("Daily traffic and travel update: see the link."))
-    first_try_today = datetime.now(timezone.utc) + timedelta(hours=1)  # the earlier post is an hour too old
+    first_try_today = datetime.now(UTC) + timedelta(hours=1)  # the earlier post is an hour too old
     assert publisher.find_published(replace(req("Daily traffic and travel update: see the link."),
                                             not_before=first_try_today)) is None
-    tried_just_before = datetime.now(timezone.utc) - timedelta(seconds=5)
+    tried_just_before = datetime.now(UTC) - timedelta(seconds=5)
     assert publisher.find_published(replace(req("Daily traffic and travel update: see the link."),
                                             not_before=tried_just_before)) == ref
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 GENESIS = "0" * 64
 # Keys that may never be written into the trail, whatever a caller passes in details.
@@ -16,7 +17,7 @@ SECRET_KEYS = {"password", "token", "access_token", "refresh_token", "secret", "
 
 
 def canonical_time(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def canonical_details(details: Mapping[str, Any] | None) -> str:
@@ -80,10 +81,12 @@ def verify_chain(rows: Iterable[Mapping[str, Any]]) -> ChainReport:
             return ChainReport(False, checked, problem, seq, expected_prev)
         if row["prev_hash"] != expected_prev:
             return ChainReport(
-                False, checked, f"row {seq} does not follow row {seq - 1}: a row was inserted or replaced", seq, expected_prev
+                False, checked, f"row {seq} does not follow row {seq - 1}: a row was inserted or replaced", seq,
+                expected_prev
             )
         if row_hash(row) != row["hash"]:
-            return ChainReport(False, checked, f"row {seq} was altered: its content no longer matches its hash", seq, expected_prev)
+            return ChainReport(False, checked, f"row {seq} was altered: its content no longer matches its hash", seq,
+                               expected_prev)
         expected_prev = row["hash"]
         expected_seq += 1
         checked += 1

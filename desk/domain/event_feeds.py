@@ -7,7 +7,7 @@ Before the end the unit is reminded, once, to post a closing message; after it t
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from .timezones import display
 
@@ -40,7 +40,7 @@ def operation(channel) -> str:
     return channel.operation_name or channel.name
 
 
-def refusal(channel, scheduled_at: datetime | None, now: datetime, zone: tzinfo = timezone.utc) -> str | None:
+def refusal(channel, scheduled_at: datetime | None, now: datetime, zone: tzinfo = UTC) -> str | None:
     """Why this feed cannot take a post going out at `scheduled_at` (None: as soon as approved, i.e. now)."""
     if not channel.is_event_feed:
         return None
@@ -79,7 +79,7 @@ def goes_dormant(channel, now: datetime) -> bool:
             and now >= channel.live_until)
 
 
-def dormant_reason(channel, zone: tzinfo = timezone.utc) -> str:
+def dormant_reason(channel, zone: tzinfo = UTC) -> str:
     return (f"{operation(channel)} ended at {display(channel.live_until, zone)}, so the feed is dormant. "
             "An administrator can reopen it with a new window.")
 

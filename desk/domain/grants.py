@@ -5,9 +5,9 @@ A grant works only while it is live; expiry needs nobody to act, because every c
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Iterable
 
 GRANT_ROLES = ("author", "approver")
 ROLE_LABELS = {"author": "Author (drafts posts)", "approver": "Approver (approves posts)"}

@@ -7,9 +7,9 @@ starts with one of the two prefixes below; the worker never releases either kind
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable, Mapping
 
 PAUSED_PREFIX = "Publishing is paused"
 CONFIRM_PREFIX = "Its time passed while publishing was paused"

@@ -7,8 +7,9 @@ the unit's policy lets roles grant access. A person's grants are loaded once by 
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Iterable, Protocol
+from typing import Protocol
 
 from . import grants
 from .clock import utcnow

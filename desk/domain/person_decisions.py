@@ -11,7 +11,6 @@ Plain Python: the services load the rows and the last attempt, these functions d
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 

@@ -13,8 +13,8 @@ import hashlib
 import json
 import re
 import string
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Iterable, Mapping
 
 from .errors import ValidationFailed
 

@@ -21,7 +21,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 # Seconds between two calls to one account when its platform said nothing: small, since the desk's own
@@ -88,7 +88,7 @@ def _x_budget(h: dict[str, str], now: datetime, wall: datetime) -> tuple[datetim
     if not (remaining.isdigit() and reset.isdigit()):
         return None, None, None
     left = int(remaining)
-    reset_at = now + (datetime.fromtimestamp(int(reset), timezone.utc) - wall)
+    reset_at = now + (datetime.fromtimestamp(int(reset), UTC) - wall)
     if reset_at <= now:
         return None, left, reset_at
     if left == 0:
@@ -134,7 +134,7 @@ def after_call(platform: str, responses: list[Mapping[str, str]], now: datetime,
     and the wait they mean is counted from `now`: a desk whose time is frozen (tests) or set apart still
     waits as long as the platform asked.
     """
-    wall = wall or datetime.now(timezone.utc)
+    wall = wall or datetime.now(UTC)
     candidates = [now + timedelta(seconds=DEFAULT_SPACING.get(platform, FALLBACK_SPACING))]
     remaining = reset_at = None
     for headers in responses:

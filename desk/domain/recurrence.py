@@ -14,9 +14,9 @@ Plain Python: no database, no Flask.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
-from typing import Iterator
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from .errors import ValidationFailed
@@ -181,7 +181,7 @@ def first_day(rule: Rule, start: date) -> date | None:
 def to_utc(wall: datetime, zone: ZoneInfo) -> datetime:
     """A wall-clock time as an instant: fold=0 gives the first of a repeated time and, for a time in the
     spring gap, the instant the same length of time after it (01:30 -> 02:30 BST)."""
-    return wall.replace(tzinfo=zone, fold=0).astimezone(timezone.utc)
+    return wall.replace(tzinfo=zone, fold=0).astimezone(UTC)
 
 
 def occurrences(rule: Rule, zone: ZoneInfo, after: datetime, until: datetime | None = None) -> Iterator[datetime]:

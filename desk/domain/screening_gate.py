@@ -9,8 +9,8 @@ refusals; the pages use the same answers to decide what to show (the tick box on
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from .errors import ValidationFailed
 from .screening import Finding

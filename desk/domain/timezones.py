@@ -1,7 +1,7 @@
 """Local time in the desk's zone <-> UTC, refusing the times the clock changes make ambiguous."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from .errors import ValidationFailed
@@ -24,11 +24,11 @@ def _fmt(dt: datetime) -> str:
 def local_to_utc(local: datetime, zone: ZoneInfo) -> datetime:
     """Turn a wall-clock time in `zone` into UTC, or explain why it cannot be done."""
     if local.tzinfo is not None:
-        return local.astimezone(timezone.utc)
+        return local.astimezone(UTC)
     early = local.replace(tzinfo=zone, fold=0)
     late = local.replace(tzinfo=zone, fold=1)
-    early_utc = early.astimezone(timezone.utc)
-    late_utc = late.astimezone(timezone.utc)
+    early_utc = early.astimezone(UTC)
+    late_utc = late.astimezone(UTC)
     round_trip = early_utc.astimezone(zone).replace(tzinfo=None)
     if round_trip != local:
         # The clocks went forward over this time: it never shows on a clock in this zone.
@@ -54,7 +54,7 @@ def utc_to_local(moment: datetime | None, zone: ZoneInfo) -> datetime | None:
     if moment is None:
         return None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(zone)
 
 
@@ -85,4 +85,4 @@ def parse_iso(text: str) -> datetime:
         raise ValidationFailed(
             f"'{text}' has no UTC offset: add one (e.g. +01:00 or Z) so the time is not ambiguous."
         )
-    return moment.astimezone(timezone.utc)
+    return moment.astimezone(UTC)

@@ -7,9 +7,9 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Iterable, Sequence
 
 from .errors import ValidationFailed, WorkflowConflict
 

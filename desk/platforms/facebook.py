@@ -30,8 +30,22 @@ import unicodedata
 from requests_oauthlib import OAuth2Session
 
 from .. import crypto
-from .base import (AMBIGUOUS, AUTH, PERMANENT, TRANSIENT, AuthorizationStart, Content, PlatformContext, PlatformError,
-                   Problem, Publisher, PublishRequest, RemoteAccount, RemoteRef, register)
+from .base import (
+    AMBIGUOUS,
+    AUTH,
+    PERMANENT,
+    TRANSIENT,
+    AuthorizationStart,
+    Content,
+    PlatformContext,
+    PlatformError,
+    Problem,
+    Publisher,
+    PublishRequest,
+    RemoteAccount,
+    RemoteRef,
+    register,
+)
 from .facebook_connect import finish, proof, start
 from .facebook_errors import LABEL, graph_error, is_gone
 from .facebook_media import PHOTO_TYPES, VIDEO_TYPES, compose, content_problems, upload_kwargs
@@ -50,13 +64,13 @@ def comparable(text: str | None) -> str:
 class _Graph:
     """One session for one piece of work, with the Page token in the Authorization header."""
 
-    def __init__(self, publisher: "FacebookPublisher", credentials: dict):
+    def __init__(self, publisher: FacebookPublisher, credentials: dict):
         self.publisher, self.credentials = publisher, credentials
         token = credentials["page_access_token"]
         self.proof = proof(publisher.settings.app_secret, token)
         self.session = OAuth2Session(publisher.settings.app_id, token={"access_token": token, "token_type": "Bearer"})
 
-    def __enter__(self) -> "_Graph":
+    def __enter__(self) -> _Graph:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -112,7 +112,8 @@ def graph_error(response: requests.Response, *, publishing: bool = False,
     if code in THROTTLED or status == 429:
         wait = regain_wait(response.headers, now)
         wait = RATE_LIMIT_WAIT if wait is None else wait
-        return PlatformError(RATE_LIMITED, f"Facebook asks the desk to slow down: {THROTTLED.get(code, 'too many calls')}. "
+        return PlatformError(RATE_LIMITED,
+                             f"Facebook asks the desk to slow down: {THROTTLED.get(code, 'too many calls')}. "
                              f"Nothing was lost: the desk will try again in about {max(1, round(wait / 60))} "
                              "minute(s).", code=tag, retry_after=wait)
     if sub in VIDEO_RETRY or code == 6000:

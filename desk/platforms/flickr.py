@@ -18,12 +18,32 @@ from requests_oauthlib import OAuth1Session
 from requests_oauthlib.oauth1_session import TokenMissing, TokenRequestDenied
 
 from .. import crypto
-from .base import (AMBIGUOUS, PERMANENT, AuthorizationStart, Content, PlatformContext, PlatformError,
-                   Problem, Publisher, PublishRequest, RemoteAccount, RemoteRef, register)
+from .base import (
+    AMBIGUOUS,
+    PERMANENT,
+    AuthorizationStart,
+    Content,
+    PlatformContext,
+    PlatformError,
+    Problem,
+    Publisher,
+    PublishRequest,
+    RemoteAccount,
+    RemoteRef,
+    register,
+)
 from .flickr_errors import LABEL, NOT_FOUND, flickr_error, http_failure, oauth_problem, unreadable
 from .flickr_settings import PERMS, flickr_settings_for
-from .flickr_upload import (CONTENT_TYPES, SAFETY_LEVELS, VISIBILITY, machine_tag, signed_upload, tags_of,
-                            title_of, upload_fields)
+from .flickr_upload import (
+    CONTENT_TYPES,
+    SAFETY_LEVELS,
+    VISIBILITY,
+    machine_tag,
+    signed_upload,
+    tags_of,
+    title_of,
+    upload_fields,
+)
 from .http import json_body, send, translated
 
 PHOTO_TYPES = {"image/jpeg": "JPEG", "image/png": "PNG", "image/gif": "GIF"}
@@ -49,12 +69,12 @@ def _int(value) -> int:
 class _Job:
     """One OAuth1 session (the channel's tokens) for one piece of work, closed at the end."""
 
-    def __init__(self, publisher: "FlickrPublisher", credentials: dict | None = None):
+    def __init__(self, publisher: FlickrPublisher, credentials: dict | None = None):
         self.publisher = publisher
         self.credentials = credentials if credentials is not None else publisher.credentials()
         self.session = None
 
-    def __enter__(self) -> "_Job":
+    def __enter__(self) -> _Job:
         s, c = self.publisher.settings, self.credentials
         self.session = OAuth1Session(s.api_key, client_secret=s.api_secret, resource_owner_key=c["oauth_token"],
                                      resource_owner_secret=c["oauth_token_secret"])

@@ -16,7 +16,7 @@ import secrets
 import requests
 from requests.auth import AuthBase
 
-from .base import Content, MediaItem, PERMANENT, PlatformError
+from .base import PERMANENT, Content, MediaItem, PlatformError
 from .http import send
 
 VISIBILITY = {"public": (1, 0, 0), "friends": (0, 1, 0), "family": (0, 0, 1), "private": (0, 0, 0)}

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from datetime import datetime
 
 import requests
-from urllib3.exceptions import NewConnectionError, NameResolutionError, ProtocolError
+from urllib3.exceptions import NameResolutionError, NewConnectionError, ProtocolError
 
 from ..domain import rate_limits
 from .base import AMBIGUOUS, AUTH, PERMANENT, RATE_LIMITED, TRANSIENT, PlatformError

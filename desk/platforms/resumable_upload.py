@@ -58,7 +58,8 @@ class ResumableUpload:
             except _SessionExpired:
                 if restarted:
                     raise PlatformError(TRANSIENT, f"{self.label} dropped the upload twice before it was complete. "
-                                        "Nothing was published; the desk will try again.", code="session-expired")
+                                        "Nothing was published; the desk will try again.",
+                                        code="session-expired") from None
                 restarted = True  # a session lives about a week: one that expired mid-upload is simply redone
 
     def _open(self, url: str, metadata: dict, size: int, content_type: str) -> str:

@@ -11,8 +11,18 @@ from sqlalchemy import select
 
 from ..domain.clock import utcnow
 from ..models import TrainingPublication
-from .base import (AUTH, PERMANENT, TRANSIENT, Content, PlatformError, Problem, Publisher, PublishRequest,
-                   RemoteRef, register)
+from .base import (
+    AUTH,
+    PERMANENT,
+    TRANSIENT,
+    Content,
+    PlatformError,
+    Problem,
+    Publisher,
+    PublishRequest,
+    RemoteRef,
+    register,
+)
 
 MAX_TEXT = 500
 
@@ -20,7 +30,8 @@ _REHEARSALS = {
     "[fail:transient]": (TRANSIENT, "training-503",
                          "The training platform is busy (a rehearsed outage). The desk will try again by itself."),
     "[fail:permanent]": (PERMANENT, "training-400",
-                         "The training platform refused the post (a rehearsed refusal). Edit the post and submit it again."),
+                         "The training platform refused the post (a rehearsed refusal). Edit the post and submit it "
+                         "again."),
     "[fail:auth]": (AUTH, "training-401",
                     "The training channel's authorisation has lapsed (rehearsed): an administrator must reconnect it."),
 }

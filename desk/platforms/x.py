@@ -17,12 +17,26 @@ from requests_oauthlib import OAuth1Session, OAuth2Session
 from requests_oauthlib.oauth1_session import TokenMissing, TokenRequestDenied
 
 from .. import crypto
-from .base import (AMBIGUOUS, AUTH, PERMANENT, TRANSIENT, AuthorizationStart, Content, PlatformContext,
-                   PlatformError, Problem, Publisher, PublishRequest, RemoteAccount, RemoteRef, register)
+from .base import (
+    AMBIGUOUS,
+    AUTH,
+    PERMANENT,
+    TRANSIENT,
+    AuthorizationStart,
+    Content,
+    PlatformContext,
+    PlatformError,
+    Problem,
+    Publisher,
+    PublishRequest,
+    RemoteAccount,
+    RemoteRef,
+    register,
+)
 from .http import generic_error, json_body, translated, unix_time
-from .session_job import SessionJob
 from .platform_settings import for_settings
-from .x_media import media_problems, media_file, upload_media
+from .session_job import SessionJob
+from .x_media import media_file, media_problems, upload_media
 from .x_text import MAX_WEIGHTED_LENGTH, weighted_length
 
 LABEL = "X"
@@ -226,7 +240,8 @@ class XPublisher(Publisher):
                             params={"max_results": 50, "tweet.fields": "created_at", "exclude": "retweets,replies"})
             since = request.earliest(0.0)  # a post with no readable date is not ruled out
             for tweet in body.get("data") or []:
-                if _comparable(tweet.get("text", "")) == wanted and unix_time(tweet.get("created_at"), default=float("inf")) >= since:
+                posted = unix_time(tweet.get("created_at"), default=float("inf"))
+                if _comparable(tweet.get("text", "")) == wanted and posted >= since:
                     return RemoteRef(str(tweet["id"]), self._url(job.credentials, str(tweet["id"])))
         return None
 

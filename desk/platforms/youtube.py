@@ -15,11 +15,24 @@ from oauthlib.oauth2 import OAuth2Error, WebApplicationClient
 from requests_oauthlib import OAuth2Session
 
 from .. import crypto
-from .base import (AMBIGUOUS, AUTH, PERMANENT, AuthorizationStart, Content, PlatformContext, PlatformError,
-                   Problem, Publisher, PublishRequest, RemoteAccount, RemoteRef, register)
+from .base import (
+    AMBIGUOUS,
+    AUTH,
+    PERMANENT,
+    AuthorizationStart,
+    Content,
+    PlatformContext,
+    PlatformError,
+    Problem,
+    Publisher,
+    PublishRequest,
+    RemoteAccount,
+    RemoteRef,
+    register,
+)
 from .http import json_body, retry_after_seconds, translated, unix_time
-from .session_job import SessionJob
 from .resumable_upload import ResumableUpload
+from .session_job import SessionJob
 from .youtube_content import description_of, media_problems, text_problems, title_of, video_resource
 from .youtube_errors import EXPIRED, LABEL, token_error, youtube_error
 from .youtube_settings import DELETE_SCOPES, for_settings

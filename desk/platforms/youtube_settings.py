@@ -36,8 +36,8 @@ class YouTubeSettings(AppCredentials):
     find_window_hours: float = 48.0  # how far back reconciliation looks for an upload
 
     label = "YouTube"
-    where_to_get = ("an OAuth client of type \u201cWeb application\u201d in the Google Cloud console, in a project with "
-                    "the YouTube Data API v3 switched on, with the desk's callback address registered")
+    where_to_get = ("an OAuth client of type \u201cWeb application\u201d in the Google Cloud console, in a "
+                    "project with the YouTube Data API v3 switched on, with the desk's callback address registered")
 
     def required(self) -> tuple[tuple[str, str], ...]:
         return (("DESK_GOOGLE_CLIENT_ID", self.client_id), ("DESK_GOOGLE_CLIENT_SECRET", self.client_secret))

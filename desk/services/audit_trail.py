@@ -4,16 +4,16 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Iterator
 
 from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session
 
+from ..db import is_postgres
 from ..domain import audit
 from ..domain.clock import utcnow
-from ..db import is_postgres
 from ..models import AuditEvent, Channel, Target
 
 # Any constant will do: it names the advisory lock that serialises appends to the chain.
@@ -86,7 +86,8 @@ def event_row(e: AuditEvent) -> dict:
 def _stream(session: Session, batch: int = 2000) -> Iterator[dict]:
     last = 0
     while True:
-        rows = session.scalars(select(AuditEvent).where(AuditEvent.seq > last).order_by(AuditEvent.seq).limit(batch)).all()
+        rows = session.scalars(
+            select(AuditEvent).where(AuditEvent.seq > last).order_by(AuditEvent.seq).limit(batch)).all()
         if not rows:
             return
         for e in rows:

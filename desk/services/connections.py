@@ -19,9 +19,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import crypto
+from ..config import ConfigError
 from ..domain import permissions as perm
 from ..domain.clock import utcnow
-from ..config import ConfigError
 from ..domain.errors import DeskError, NotFound, ValidationFailed, WorkflowConflict
 from ..models import Channel, ConnectionAttempt, Unit
 from ..platforms import PlatformError, RemoteAccount, publisher_class, registered_platforms

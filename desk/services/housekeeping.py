@@ -1,6 +1,7 @@
 """What the worker does each pass besides publishing, because time passed: access grants that expire
-or are due their 14-day warning, event feeds that end, and the occurrences of recurring series to make. Each part is its own transaction; a failure
-is logged and never stops the publishing that follows (the next pass tries again)."""
+or are due their 14-day warning, event feeds that end, and the occurrences of recurring series to make.
+Each part is its own transaction; a failure is logged and never stops the publishing that follows (the
+next pass tries again)."""
 from __future__ import annotations
 
 import logging

@@ -9,16 +9,16 @@ require is decided in the domain (`desk.screening_gate`); this module only gathe
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable, Iterator
 
 from ..domain import screening_gate as gate
 from ..domain import workflow as wf
 from ..domain.clock import utcnow
 from ..domain.errors import ValidationFailed
-from ..models import Post, Target
 from ..domain.screening import Finding, screen
+from ..models import Post, Target
 from . import post_content
 from .screening_policy import policy_of
 

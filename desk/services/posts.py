@@ -1,25 +1,24 @@
 """Use cases of a post: draft, submit, approve, reject, withdraw, retract. One transaction each."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..domain import event_feeds, recurrence
 from ..domain import permissions as perm
+from ..domain import recurrence
 from ..domain import workflow as wf
 from ..domain.clock import utcnow
 from ..domain.errors import DeskError, ValidationFailed, WorkflowConflict
 from ..models import Approval, Channel, Media, Post, Target, TargetMedia
-from ..platforms import Content, MediaItem, PlatformContext, PlatformError, RemoteRef, publisher_class, publisher_for
+from ..platforms import PlatformContext, PlatformError, RemoteRef, publisher_for
 from . import audit_trail, post_screening, recurring
 from .common import ensure, get_or_404
+from .grants import load_access
 from .post_content import canonical_extra, content_of, extra_of, media_items, target_field  # noqa: F401 (read here too)
 from .post_screening import problems_of
-from .grants import load_access
 
 
 @dataclass

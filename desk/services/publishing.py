@@ -16,16 +16,16 @@ from ..domain import lateness, rate_limits
 from ..domain import pauses as pause_rules
 from ..domain import workflow as wf
 from ..domain.clock import utcnow
+from ..domain.timezones import display
 from ..models import AuditEvent, Channel, Post, PublishAttempt, Target
 from ..platforms import PlatformError, PublishRequest, RemoteRef
 from ..platforms.base import AMBIGUOUS, AUTH, PERMANENT, RATE_LIMITED, TRANSIENT
-from ..domain.timezones import display
+from . import post_screening
 from .audit_trail import SystemActor, record, record_target
 from .common import lock
-from .post_rollup import roll_up as _roll_up
 from .pauses import active as active_pauses
-from . import post_screening
 from .post_content import content_of
+from .post_rollup import roll_up as _roll_up
 
 LIVE_POST_STATES = (wf.APPROVED, wf.PARTLY_PUBLISHED)
 LOOKAHEAD = 20  # due targets looked at per channel and claim: those a pause or the screening holds, then one

@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 from ..domain import rate_limits
 from ..domain import workflow as wf
 from ..domain.clock import utcnow
-from ..models import Channel, Post, PublishAttempt, Target
 from ..domain.person_decisions import NEEDS_PERSON
+from ..models import Channel, Post, PublishAttempt, Target
 from ..platforms import PublishRequest, RemoteRef
 from ..platforms.base import AMBIGUOUS, publisher_class
 from .audit_trail import SystemActor, record_target
@@ -91,7 +91,8 @@ def settle(session: Session, check: Check, worker: str, found: RemoteRef | None,
         record_target(session, actor, "target.reconciled_published", target, now, remote_id=found.id)
     elif target.attempts >= max_attempts:
         target.status = wf.T_FAILED
-        target.error_message = (f"{publisher_class(check.channel.platform).label} did not take this post in {target.attempts} "
+        label = publisher_class(check.channel.platform).label
+        target.error_message = (f"{label} did not take this post in {target.attempts} "
                                 "attempts (the desk checked each time that it had not gone out). The desk gave up: "
                                 "check the post and the account, then ask an approver to send it again.")
         record_target(session, actor, "target.reconciled_not_found", target, now, then=wf.T_FAILED)

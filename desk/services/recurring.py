@@ -19,8 +19,8 @@ from ..domain import lateness
 from ..domain import recurrence as rules
 from ..domain import workflow as wf
 from ..domain.clock import utcnow
-from ..models import Approval, Post, Target, TargetMedia
 from ..domain.timezones import display
+from ..models import Approval, Post, Target, TargetMedia
 from .audit_trail import SystemActor, record
 from .common import lock
 

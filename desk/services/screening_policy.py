@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 from ..domain import permissions as perm
 from ..domain.clock import utcnow
 from ..domain.errors import ValidationFailed
-from ..models import Unit
 from ..domain.screening import FIXED, RULES, SEVERITIES, Policy, PolicyError
+from ..models import Unit
 from . import audit_trail
 from .common import ensure, get_or_404
 

@@ -8,9 +8,9 @@ pause (services/pauses) go through the same pieces: `locked_for_decision`, `send
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload

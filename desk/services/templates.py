@@ -20,8 +20,8 @@ from ..domain import screening_gate as gate
 from ..domain import workflow as wf
 from ..domain.clock import utcnow
 from ..domain.errors import ValidationFailed, WorkflowConflict
-from ..models import AuditEvent, Channel, Post, PostTemplate, Target, Unit, User
 from ..domain.screening import Finding, screen
+from ..models import AuditEvent, Channel, Post, PostTemplate, Target, Unit, User
 from . import audit_trail
 from . import posts as post_service
 from .common import ensure, lock
@@ -254,7 +254,8 @@ def publish_from_template(session: Session, actor, template_id: int, values: dic
                           acknowledge_warnings: bool = False, now: datetime | None = None) -> Published:
     """Post an update from an approved template: approved at once (the template was), queued for its time."""
     now = now or utcnow()
-    t = lock(session, PostTemplate, template_id, "template")  # a suspension at the same moment waits for this, or stops it
+    # a suspension at the same moment waits for this, or stops it
+    t = lock(session, PostTemplate, template_id, "template")
     channels = channels_of(session, t)
     load_access(session, actor)
     ensure(session, perm.can_publish_template(actor, channels, now), actor, "template.publish",
@@ -287,7 +288,8 @@ def publish_from_template(session: Session, actor, template_id: int, values: dic
     audit_trail.record(session, actor, "post.published_from_template", "post", post.id, post_id=post.id,
                        unit_id=t.unit_id, now=now, details={
                            "template_id": t.id, "template_name": t.name, "template_version": t.version,
-                           "template_hash": t.content_hash, "template_approved_by": approver.email if approver else None,
+                           "template_hash": t.content_hash,
+                           "template_approved_by": approver.email if approver else None,
                            "values": clean, "text": post.body, "content_hash": post.content_hash,
                            "channels": [c.id for c in channels],
                            "scheduled_at": scheduled_at.isoformat() if scheduled_at else None,

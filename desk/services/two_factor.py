@@ -96,7 +96,8 @@ def start_enrolment(session: Session, actor: User, now: datetime | None = None) 
         actor.totp_secret = crypto.encrypt_json({"totp_secret": secret})
     except crypto.TokenKeyError:
         raise WorkflowConflict("Two-factor sign-in cannot be set up yet: the desk keeps the key encrypted and "
-                               "has no DESK_TOKEN_KEY. Ask the desk's operator to set it; nothing was changed.") from None
+                               "has no DESK_TOKEN_KEY. Ask the desk's operator to set it; nothing was "
+                               "changed.") from None
     actor.totp_last_step = None
     audit_trail.record(session, actor, "two_factor.enrolment_started", "user", actor.id, now=now)
     session.commit()

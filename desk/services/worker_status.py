@@ -14,10 +14,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, case, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
+from ..db import UTCDateTime
 from ..domain import lateness
 from ..domain import pauses as pause_rules
 from ..domain import workflow as wf
-from ..db import UTCDateTime
 from ..models import Channel, Post, PublishAttempt, Target, Unit, Worker
 from .publishing import LIVE_POST_STATES
 
@@ -193,9 +193,11 @@ def _claims(session: Session, now: datetime, scoped) -> list[ClaimRow]:
 
 
 def _workers(session: Session, now: datetime, beat: int, claims: list[ClaimRow]) -> list[WorkerRow]:
-    rows = session.scalars(select(Worker).where(Worker.heartbeat_at >= now - STOPPED_SHOWN).order_by(Worker.heartbeat_at.desc()).limit(LISTED))
+    rows = session.scalars(select(Worker).where(Worker.heartbeat_at >= now - STOPPED_SHOWN)
+                           .order_by(Worker.heartbeat_at.desc()).limit(LISTED))
     return [WorkerRow(w.id, w.host, w.pid, w.pool_size, w.started_at, w.heartbeat_at,
-                      max(0.0, (now - w.heartbeat_at).total_seconds()), is_alive(w.heartbeat_at, w.stopped_at, now, beat),
+                      max(0.0, (now - w.heartbeat_at).total_seconds()),
+                      is_alive(w.heartbeat_at, w.stopped_at, now, beat),
                       w.stopped_at, w.in_flight, w.last_pass_at, w.last_error,
                       [c for c in claims if c.worker == w.id]) for w in rows]
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
+from ..domain.timezones import display
 from .target_decisions import Waiting
 from .worker_status import Snapshot, headline, notes, spoken
-from ..domain.timezones import display
 
 
 def render(s: Snapshot, zone: ZoneInfo, waiting: list[Waiting]) -> str:
@@ -45,7 +45,8 @@ def render(s: Snapshot, zone: ZoneInfo, waiting: list[Waiting]) -> str:
                      f"[{f.platform}]  {f.outcome or '-'}  {f.error_code or '-'}: {f.message or ''}")
     lines += ["", f"Channels being paced: {s.paced_count}"]
     for c in s.paced:
-        budget = f", {c.rate_remaining} call(s) left until {at(c.rate_reset_at)}" if c.rate_remaining is not None else ""
+        budget = (f", {c.rate_remaining} call(s) left until {at(c.rate_reset_at)}"
+                  if c.rate_remaining is not None else "")
         lines.append(f"  {c.name} [{c.unit_code}, {c.platform}] next call at {at(c.next_send_at)}{budget}")
     lines.append(f"Channels needing reconnection: {len(s.needs_reconnect)}")
     for c in s.needs_reconnect:

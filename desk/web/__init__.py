@@ -7,11 +7,11 @@ from flask_wtf.csrf import CSRFError
 
 from ..domain import permissions, workflow
 from ..domain.errors import DeskError, NotFound, PermissionDenied
-from .extensions import login_manager
+from ..domain.timezones import display
 from ..models import User
 from ..services.grants import load_access
 from .context import db, settings
-from ..domain.timezones import display
+from .extensions import login_manager
 
 
 def register_web(app: Flask) -> None:
@@ -61,19 +61,33 @@ def register_web(app: Flask) -> None:
         error.http_status = 400
         return render_template("error.html", error=error, title="Form expired"), 400
 
-    from . import admin, approvals, audit_views, auth, channels, main, posts
+    from . import (
+        admin,
+        approvals,
+        audit_views,
+        auth,
+        channels,
+        connect_views,
+        event_feeds,
+        grants,
+        main,
+        media_library,
+        media_views,
+        pauses,
+        posts,
+        screening_views,
+        target_decisions,
+        template_views,
+        two_factor,
+        worker_status,
+    )
     from .api import api  # with every route module's routes (see api/__init__.py)
 
-    for bp in (auth.bp, main.bp, posts.bp, approvals.bp, channels.bp, admin.bp, audit_views.bp, api):
-        app.register_blueprint(bp)
-    from .media_views import bp as media_bp; app.register_blueprint(media_bp)  # noqa: E702 (photos and videos)
-    from .screening_views import bp as screening_bp; app.register_blueprint(screening_bp)  # noqa: E702 (screening)
-    from .template_views import bp as templates_bp; app.register_blueprint(templates_bp)  # noqa: E702 (templates)
-    from .connect_views import bp as connect_bp; app.register_blueprint(connect_bp)  # noqa: E702 (OAuth)
-    from .two_factor import bp as two_factor_bp; app.register_blueprint(two_factor_bp)  # noqa: E702 (sign-in codes)
-    from .grants import bp as grants_bp; app.register_blueprint(grants_bp)  # noqa: E702 (business-case access)
-    from .event_feeds import bp as feeds_bp; app.register_blueprint(feeds_bp)  # noqa: E702 (event feeds' state)
-    from .pauses import bp as pauses_bp; app.register_blueprint(pauses_bp)  # noqa: E702 (emergency stop)
-    from .media_library import bp as library_bp; app.register_blueprint(library_bp)  # noqa: E702 (media library)
-    from .worker_status import bp as status_bp; app.register_blueprint(status_bp)  # noqa: E702 (publishing status)
-    from .target_decisions import bp as decisions_bp; app.register_blueprint(decisions_bp)  # noqa: E702 (decisions)
+    for area in (auth, main, posts, approvals, channels, admin, audit_views):
+        app.register_blueprint(area.bp)
+    app.register_blueprint(api)
+    # photos and videos, screening, templates, OAuth, sign-in codes, business-case access, event feeds' state,
+    # the emergency stop, the media library, the publishing status, a person's decisions
+    for area in (media_views, screening_views, template_views, connect_views, two_factor, grants, event_feeds,
+                 pauses, media_library, worker_status, target_decisions):
+        app.register_blueprint(area.bp)

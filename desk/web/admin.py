@@ -15,9 +15,20 @@ from ..domain.errors import ValidationFailed
 from ..models import Channel, Membership, Unit, User
 from ..services import admin as admin_service
 from ..services.common import ensure, get_or_404
+from .admin_forms import (
+    ROLE_LABELS,
+    STATUS_LABELS,
+    ChannelCreateForm,
+    ChannelEditForm,
+    MembershipForm,
+    UnitForm,
+    UserCreateForm,
+    UserEditForm,
+    choices,
+    local_input,
+    show_refusal,
+)
 from .context import db, settings
-from .admin_forms import (ROLE_LABELS, STATUS_LABELS, ChannelCreateForm, ChannelEditForm, MembershipForm,
-                          UnitForm, choices, UserCreateForm, UserEditForm, local_input, show_refusal)
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 

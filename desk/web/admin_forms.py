@@ -17,8 +17,8 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from ..domain.errors import DeskError, ValidationFailed
-from ..models import CHANNEL_STATUSES, ROLES, Channel, Unit, User
 from ..domain.timezones import parse_local, utc_to_local
+from ..models import CHANNEL_STATUSES, ROLES, Channel, Unit, User
 
 ROLE_LABELS = {"author": "Author", "approver": "Approver", "unit_admin": "Unit administrator"}
 STATUS_LABELS = {"active": "Active", "needs_reconnect": "Needs reconnecting", "dormant": "Dormant",

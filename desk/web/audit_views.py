@@ -19,13 +19,13 @@ from wtforms.validators import NumberRange, Optional
 from ..domain import permissions as perm
 from ..domain.clock import utcnow
 from ..domain.errors import ValidationFailed
+from ..domain.timezones import parse_local, utc_to_local
 from ..models import Channel, Unit, User
 from ..services import audit_trail
 from ..services.audit_trail import AuditFilter
 from ..services.common import ensure
-from ..domain.timezones import parse_local, utc_to_local
-from .context import db, settings
 from .admin_forms import fill_people_unit_channel, optional_id
+from .context import db, settings
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 

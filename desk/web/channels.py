@@ -9,8 +9,8 @@ from ..domain import permissions as perm
 from ..domain.errors import NotFound
 from ..models import Channel, TrainingPublication, Unit
 from ..services.common import ensure, get_or_404
-from .context import db
 from .connect_views import connect_options
+from .context import db
 from .posts import me
 
 # No url_prefix: the training feed lives at /training/<id>, the address its adapter gives out.

@@ -16,9 +16,9 @@ from ..domain.errors import DeskError, NotFound, PermissionDenied, ValidationFai
 from ..models import Channel
 from ..services import connections
 from ..services.common import get_or_404
-from .context import db, platform_context, settings
 from .admin import managed_units
 from .admin_forms import choices, optional_id, show_refusal
+from .context import db, platform_context, settings
 from .posts import me
 
 bp = Blueprint("connect", __name__)

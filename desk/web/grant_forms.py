@@ -15,8 +15,8 @@ from wtforms.validators import NumberRange, Optional
 
 from ..domain import grants as rules
 from ..domain.errors import ValidationFailed
-from ..services.grant_queries import GrantFilter
 from ..domain.timezones import local_to_utc
+from ..services.grant_queries import GrantFilter
 from .admin_forms import choices, optional_id
 
 ROLE_CHOICES = [SelectChoice(r, rules.ROLE_LABELS[r]) for r in rules.GRANT_ROLES]

@@ -13,13 +13,13 @@ from ..domain import grants as rules
 from ..domain import permissions as perm
 from ..domain.clock import utcnow
 from ..domain.errors import ValidationFailed, WorkflowConflict
+from ..domain.timezones import display, utc_to_local
 from ..models import Channel, Unit, User
 from ..services import grant_queries as queries
 from ..services import grants as grant_service
 from ..services.common import ensure, get_or_404
-from ..domain.timezones import display, utc_to_local
-from .context import db, settings
 from .admin_forms import choices, fill_people_unit_channel, show_refusal
+from .context import db, settings
 from .grant_forms import DecideForm, GrantFilterForm, RequestForm, RevokeForm, UnitPolicyForm
 
 bp = Blueprint("grants", __name__, url_prefix="/grants")

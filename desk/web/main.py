@@ -11,8 +11,8 @@ from ..domain import permissions as perm
 from ..domain import workflow as wf
 from ..domain.clock import utcnow
 from ..models import Approval, Channel, Post
-from .context import db
 from .approvals import waiting_for
+from .context import db
 from .posts import me
 
 bp = Blueprint("main", __name__)

@@ -10,16 +10,25 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask_wtf import FlaskForm
-from wtforms import (BooleanField, Form, FormField, HiddenField, MultipleFileField, SelectField, SelectMultipleField,
-                     StringField, TextAreaField)
+from wtforms import (
+    BooleanField,
+    Form,
+    FormField,
+    HiddenField,
+    MultipleFileField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..domain import recurrence
 from ..domain.errors import ValidationFailed
-from ..services.posts import PostInput, RecurrenceInput, TargetInput, extra_of
 from ..domain.timezones import parse_local, utc_to_local
+from ..services.posts import PostInput, RecurrenceInput, TargetInput, extra_of
 
 LOCAL_INPUT = "%Y-%m-%dT%H:%M"  # what <input type="datetime-local"> sends and shows
 
@@ -236,7 +245,8 @@ class ActionForm(FlaskForm):
 
 
 class WithdrawForm(FlaskForm):
-    reason = StringField("Reason (optional)", id="withdraw-reason", filters=[_strip], validators=[Optional(), Length(max=2000)])
+    reason = StringField("Reason (optional)", id="withdraw-reason", filters=[_strip],
+                         validators=[Optional(), Length(max=2000)])
 
 
 class RetractForm(FlaskForm):

@@ -17,10 +17,20 @@ from ..platforms import Content, PlatformError, publisher_class
 from ..services import media as media_service
 from ..services import posts, recurring
 from ..services.common import ensure, get_or_404
-from .context import db, platform_context, settings
 from . import post_media
-from .post_forms import (PRIVACY_CHOICES, ActionForm, RetractForm, WithdrawForm, apply_errors, data_from_post,
-                         has_extras, post_form, read_post_input, target_form)
+from .context import db, platform_context, settings
+from .post_forms import (
+    PRIVACY_CHOICES,
+    ActionForm,
+    RetractForm,
+    WithdrawForm,
+    apply_errors,
+    data_from_post,
+    has_extras,
+    post_form,
+    read_post_input,
+    target_form,
+)
 
 bp = Blueprint("posts", __name__, url_prefix="/posts")
 PER_PAGE = 50
@@ -228,7 +238,8 @@ def edit_post(post_id: int):
 
 
 def _editable(post: Post) -> bool:
-    return post.status in wf.EDITABLE and post.series_id is None and not any(t.status in (wf.T_SENDING, wf.T_PUBLISHED) for t in post.targets)
+    return post.status in wf.EDITABLE and post.series_id is None and not any(
+        t.status in (wf.T_SENDING, wf.T_PUBLISHED) for t in post.targets)
 
 
 def _withdrawable(post: Post) -> bool:

@@ -17,8 +17,8 @@ from wtforms.fields.choices import SelectChoice
 from ..domain import permissions as perm
 from ..domain.clock import utcnow
 from ..domain.errors import DeskError, ValidationFailed
-from ..models import Channel, Post, Unit
 from ..domain.screening import RULES, Finding, Policy, screen
+from ..models import Channel, Post, Unit
 from ..services import post_screening, screening_policy
 from ..services.common import ensure, get_or_404
 from .context import db

@@ -11,8 +11,8 @@ from flask_wtf import FlaskForm
 from wtforms import URLField
 
 from ..domain.errors import ValidationFailed
-from ..models import Target, User
 from ..domain.person_decisions import KIND_LABELS
+from ..models import Target, User
 from ..services import target_decisions as svc
 from ..services.common import get_or_404
 from .context import db

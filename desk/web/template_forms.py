@@ -2,8 +2,18 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import (BooleanField, FieldList, Form, FormField, HiddenField, RadioField, SelectField,
-                     SelectMultipleField, StringField, TextAreaField)
+from wtforms import (
+    BooleanField,
+    FieldList,
+    Form,
+    FormField,
+    HiddenField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
@@ -93,8 +103,8 @@ def publish_form(specs, bind: bool = True):
     """Only the template's fields, each as its type asks, and when it goes."""
 
     class _PublishForm(FlaskForm):
-        when = RadioField("When", choices=[SelectChoice("now", "As soon as possible"), SelectChoice("later", "At a time")],
-                          default="now")
+        when = RadioField("When", choices=[SelectChoice("now", "As soon as possible"),
+                                           SelectChoice("later", "At a time")], default="now")
         scheduled_at = StringField("Time", filters=[_strip], render_kw={"type": "datetime-local"},
                                    validators=[Optional()])
         acknowledge_warnings = BooleanField("I have read the warnings")

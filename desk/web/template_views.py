@@ -13,13 +13,21 @@ from ..domain import post_templates as domain
 from ..domain import screening_gate as gate
 from ..domain.clock import utcnow
 from ..domain.errors import DeskError, NotFound, PermissionDenied, ValidationFailed, WorkflowConflict
+from ..domain.timezones import parse_local
 from ..models import Channel, PostTemplate, Unit
 from ..services import templates as service
 from ..services.common import ensure, get_or_404
-from ..domain.timezones import parse_local
 from .context import db, settings
-from .template_forms import (ApproveTemplateForm, SuspendForm, apply_errors, data_of, publish_form, rows_of,
-                             template_form, values_of)
+from .template_forms import (
+    ApproveTemplateForm,
+    SuspendForm,
+    apply_errors,
+    data_of,
+    publish_form,
+    rows_of,
+    template_form,
+    values_of,
+)
 
 bp = Blueprint("update_templates", __name__, url_prefix="/templates")
 

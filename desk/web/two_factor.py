@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 
-from flask import (Blueprint, current_app, flash, redirect, render_template, request, session, url_for)
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user
 from flask_wtf import FlaskForm
 from wtforms import StringField, TextAreaField

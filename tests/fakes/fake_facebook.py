@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 from werkzeug.wrappers import Request, Response
+
 from tests.fakes.server import take_fault
 
 SCOPES = ("pages_show_list", "pages_manage_posts", "pages_read_engagement", "publish_video")

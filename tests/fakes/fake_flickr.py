@@ -28,6 +28,7 @@ from xml.sax.saxutils import quoteattr
 
 from oauthlib.oauth1.rfc5849 import signature as oauth1_signature
 from werkzeug.wrappers import Request, Response
+
 from tests.fakes.server import take_fault
 
 LEVELS = {"read": 1, "write": 2, "delete": 3}

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from werkzeug.wrappers import Request, Response
 
 from tests.fakes.fake_google_oauth import FakeGoogleOAuth, google_json
-from tests.fakes.fake_youtube_rules import (GRANULE, READ, UPLOAD, WRITE, error_body, metadata_error, tags_length)
+from tests.fakes.fake_youtube_rules import GRANULE, READ, UPLOAD, WRITE, error_body, metadata_error, tags_length
 from tests.fakes.server import take_fault
 
 __all__ = ["FakeYouTube", "Channel", "error_body", "tags_length"]

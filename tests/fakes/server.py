@@ -159,7 +159,7 @@ class FakeServer:
             time.sleep(self.latency)
         return self._dispatch(environ, start_response, recorded)
 
-    def start(self) -> "FakeServer":
+    def start(self) -> FakeServer:
         self._server = make_server("127.0.0.1", 0, self._recording_app, threaded=True,
                                    request_handler=_QuietHandler)
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
@@ -191,7 +191,7 @@ class FakeServer:
         with self._lock:
             self.requests.clear()
 
-    def __enter__(self) -> "FakeServer":
+    def __enter__(self) -> FakeServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -42,8 +42,7 @@ from . import offensive as _offensive
 from . import opsec as _opsec
 from . import personal as _personal
 from .phone_numbers import allowed_numbers
-from .rules import (BLOCK, FIXED, RULES, SEVERITIES, WARN, Finding, Policy, PolicyError,
-                    Rule)
+from .rules import BLOCK, FIXED, RULES, SEVERITIES, WARN, Finding, Policy, PolicyError, Rule
 
 __all__ = ["BLOCK", "FIXED", "RULES", "SEVERITIES", "WARN", "Finding", "Policy", "PolicyError",
            "Rule", "screen", "blocking"]

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from functools import lru_cache
 from itertools import groupby
-from typing import Iterable
 
 from glin_profanity.utils.leetspeak import AMBIGUOUS_AS_L, MODERATE_SUBSTITUTIONS
 

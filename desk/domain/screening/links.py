@@ -3,7 +3,7 @@ which hides where it goes (a warning)."""
 from __future__ import annotations
 
 import re
-from typing import Iterator
+from collections.abc import Iterator
 
 from .personal import within
 from .rules import LINK_DOMAIN, LINK_SHORTENER

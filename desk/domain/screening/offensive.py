@@ -11,6 +11,7 @@ list, so the word is still found anywhere else in the post.
 from __future__ import annotations
 
 from functools import lru_cache
+
 from glin_profanity import Filter
 from glin_profanity.data.dictionary import dictionary
 

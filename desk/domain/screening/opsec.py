@@ -3,8 +3,8 @@ locations under watch). Any match blocks the post."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from functools import lru_cache
-from typing import Iterator
 
 from .rules import OPSEC
 

@@ -8,9 +8,8 @@ posts: crime references ("CAD 1234/21Nov", "ref 01/123456/24"), times, years, ro
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import date
-from functools import lru_cache
-from typing import Iterator
 
 import phonenumbers
 from phonenumbers import Leniency, PhoneNumberFormat, PhoneNumberMatcher

@@ -6,9 +6,9 @@ without importing the matchers.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from types import MappingProxyType
-from typing import Mapping
 
 from .phone_numbers import NotDiallable, allowed_numbers
 

@@ -15,10 +15,10 @@ from ...services import grants as grant_service
 from ...services.common import ensure
 from ...services.grant_queries import GrantFilter
 from ..context import db
-from .routes import api, caller
 from .inputs import MAX_PER_PAGE, MISSING, Shape, fields, json_body
-from .serialise import iso, person
 from .openapi_kit import INT, POSITIVE, STR, TIME, TIME_IN, _null, _obj, _op, _ref, describes
+from .routes import api, caller
+from .serialise import iso, person
 
 SCOPES = ("mine", "to_decide", "team", "all")
 LIST_INTS = ("person_id", "unit_id", "channel_id", "page", "per_page")

@@ -11,10 +11,10 @@ from datetime import datetime
 from flask import request
 
 from ...domain.errors import ValidationFailed
+from ...domain.timezones import parse_iso
 from ...models import Post
 from ...services.audit_trail import AuditFilter
 from ...services.posts import PostInput, RecurrenceInput, TargetInput, extra_of
-from ...domain.timezones import parse_iso
 
 MISSING = object()
 MAX_PER_PAGE = 200

@@ -13,12 +13,12 @@ from ...domain.errors import ValidationFailed
 from ...models import Unit
 from ...services import media as media_service
 from ...services.common import ensure, get_or_404
+from ..context import db, settings
+from ..media_library import UPLOAD_LIMIT
 from . import inputs as inp
 from . import serialise as out
-from ..context import db, settings
-from .routes import api, caller
-from ..media_library import UPLOAD_LIMIT
 from .openapi_kit import INT, STR, TIME, _json, _null, _obj, _op, _ref, describes
+from .routes import api, caller
 
 UPLOAD_FIELDS = {"unit_id"}
 UPLOAD_FILES = {"file"}

@@ -8,12 +8,11 @@ from __future__ import annotations
 import copy
 
 from ...domain import workflow as wf
+from ...domain.screening import SEVERITIES
 from ...models import CHANNEL_STATUSES, PLATFORMS, ROLES
 from ...platforms.base import ERROR_CLASSES
-from ...domain.screening import SEVERITIES
 from .inputs import MAX_PER_PAGE
-from .openapi_kit import BOOL, INT, POSITIVE, STR, TIME, TIME_IN, _json, _null, _obj, _op, _ref, parts
-
+from .openapi_kit import BOOL, INT, POSITIVE, STR, TIME, TIME_IN, _null, _obj, _op, _ref, parts
 
 FIELD_ERRORS = {"type": "object", "additionalProperties": {"type": "array", "items": STR},
                 "description": "Messages per field. In a request's shape: its path ('targets[1].scheduled_at'); "

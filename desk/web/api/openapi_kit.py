@@ -5,7 +5,7 @@ Each route module describes its own routes with these helpers and registers that
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 Part = Callable[[], tuple[dict, dict]]  # () -> (schemas, paths)
 _PARTS: list[Part] = []

@@ -13,15 +13,15 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from ...domain import permissions as perm
 from ...domain.clock import utcnow
 from ...domain.errors import DeskError
-from ..extensions import csrf
 from ...models import Channel, Post
 from ...services import accounts, audit_trail, grants
 from ...services import posts as post_service
 from ...services.common import ensure, get_or_404
+from ..context import db, platform_context
+from ..extensions import csrf
 from . import inputs as inp
 from . import screening as api_screening
 from . import serialise as out
-from ..context import db, platform_context
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(api)

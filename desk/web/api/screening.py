@@ -4,8 +4,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from ...domain.errors import DeskError, ValidationFailed
-from ...models import Post
 from ...domain.screening_gate import ACKNOWLEDGE_FIELD
+from ...models import Post
 from ...services import post_screening
 
 

@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from ...domain import permissions as perm
+from ...domain import recurrence as rules
 from ...domain import workflow as wf
 from ...models import AuditEvent, Channel, Media, Post, User
-from ...domain import recurrence as rules
 from ...services import posts as post_service
-from . import screening as api_screening
 from ..context import settings
+from . import screening as api_screening
 
 # 'target-12-text', '-scheduled_at', '-media', '-title', '-tags', ...: whatever the services and adapters key.
 _TARGET_KEY = re.compile(r"^target-(\d+)-([a-z_]+)$")
@@ -24,7 +24,7 @@ _TARGET_KEY = re.compile(r"^target-(\d+)-([a-z_]+)$")
 def iso(moment: datetime | None) -> str | None:
     if moment is None:
         return None
-    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 SERIES_FIELDS = {"recurrence_rule": "recurrence.rule", "recurrence_until": "recurrence.until"}

@@ -9,12 +9,12 @@ from ...domain.errors import ValidationFailed
 from ...models import PostTemplate
 from ...services import templates as service
 from ...services.common import ensure, get_or_404
+from ..context import db
 from . import inputs as inp
 from . import serialise as out
-from ..context import db
+from .openapi_kit import BOOL, INT, STR, TIME, TIME_IN, _null, _obj, _op, _ref, describes
 from .routes import api, caller
 from .screening import take_acknowledgement
-from .openapi_kit import BOOL, INT, STR, TIME, TIME_IN, _null, _obj, _op, _ref, describes
 
 
 def template_json(t: PostTemplate, user, now) -> dict:
