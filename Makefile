@@ -1,4 +1,5 @@
-# The desk's everyday commands: `make run` (a working desk with demo data), `make test`, `make lint`.
+# The desk's everyday commands: `make run` (a working desk with demo data), `make test`, `make lint`,
+# `make mutation` (do the domain tests notice when a rule breaks?).
 VENV := .venv
 BIN := $(VENV)/bin
 # Re-install only when a requirements file changes: the desk's own (run) and the tools' (test, lint).
@@ -8,8 +9,10 @@ DEV_STAMP := $(VENV)/.dev-requirements-installed
 PORT ?= 8000
 CHROMIUM ?= /usr/bin/chromium
 PYTEST_ARGS ?=
+# make mutation MODULES="workflow permissions": only those modules of desk/domain/ (default: all of them).
+MODULES ?=
 
-.PHONY: venv dev-venv run test lint
+.PHONY: venv dev-venv run test lint mutation
 
 venv: $(RUN_STAMP)
 
@@ -51,3 +54,8 @@ test: dev-venv
 # Lint and import order (settings in pyproject.toml).
 lint: dev-venv
 	$(BIN)/ruff check .
+
+# Mutation testing of the domain rules against the fast domain tests (mutation/run.py, docs/testing.md):
+# prints each module's score and the mutants no test noticed.
+mutation: dev-venv
+	$(BIN)/python mutation/run.py $(MODULES)
