@@ -19,13 +19,6 @@ class LoginForm(FlaskForm):
     password = PasswordField("Password", validators=[DataRequired()])
 
 
-def _safe_next(target: str | None) -> str:
-    # Only same-site paths: an open redirect would let a phishing link borrow the desk's name.
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return url_for("main.dashboard")
-
-
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     """Sign in with e-mail and password."""

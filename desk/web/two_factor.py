@@ -20,6 +20,7 @@ from ..services import two_factor as svc
 from ..services.common import ensure, get_or_404
 from . import sign_in_limits
 from .context import db
+from .redirects import after_sign_in
 
 bp = Blueprint("two_factor", __name__)
 PENDING = "two_factor_pending"
@@ -64,20 +65,14 @@ def _qr_svg(uri: str) -> str:
     return qrcode.make(uri, image_factory=qrcode.image.svg.SvgPathImage, box_size=10).to_string(encoding="unicode")
 
 
-def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return url_for("main.dashboard")
-
-
 def after_password(user: User, next_url: str | None):
     """The password was right: ask for the second factor, or sign in (setting it up comes next if due)."""
     session.pop(PENDING, None)
     if svc.is_enrolled(user):
-        session[PENDING] = {"user_id": user.id, "since": time.time(), "next": _safe_next(next_url)}
+        session[PENDING] = {"user_id": user.id, "since": time.time(), "next": after_sign_in(next_url)}
         return redirect(url_for("two_factor.code"))
     login_user(user)
-    return redirect(_safe_next(next_url))
+    return redirect(after_sign_in(next_url))
 
 
 def limit_refusal(email: str | None):
@@ -136,7 +131,8 @@ def code():
                     flash(f"You signed in with a recovery code; it will not work again. {left} left. If your "
                           "phone is lost, make new codes or ask an administrator to reset two-factor sign-in.",
                           "info")
-                return redirect(pending.get("next") or url_for("main.dashboard"))
+                # Checked again: the pending state may come from a cookie older than this check.
+                return redirect(after_sign_in(pending.get("next")))
     return render_template("two_factor/code.html", form=form, person=user), status
 
 
