@@ -9,10 +9,24 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from .domain.lateness import DEFAULT_LATE_AFTER_MINUTES
 
 DEV_SECRET = "dev-only-not-secret"
+# A key signs or seals what an attacker would like to forge; 32 characters of token_urlsafe carry 192 bits.
+MIN_KEY_LENGTH = 32
+MAKE_A_KEY = "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
 
 
 class ConfigError(RuntimeError):
     """The desk cannot start with the settings it was given."""
+
+
+def require_long_key(env: dict, name: str, minimum: int = MIN_KEY_LENGTH) -> str:
+    """The key in `name` ("" when unset); in production, refused when shorter than `minimum` (spaces around
+    it not counted). The message gives the lengths, never the key, since it ends up in logs."""
+    key = env.get(name) or ""
+    length = len(key.strip())
+    if key and length < minimum and env.get("DESK_ENV", "development") == "production":
+        raise ConfigError(f"{name} has {length} characters; in production it needs at least {minimum}, "
+                          f"or it can be guessed. Make a new one with {MAKE_A_KEY}.")
+    return key
 
 
 def _int(env: dict, name: str, default: int) -> int:
@@ -72,13 +86,12 @@ def settings_from_env(instance_path: str, env: dict | None = None) -> Settings:
     desk_env = env.get("DESK_ENV", "development")
     if desk_env not in ("development", "production"):
         raise ConfigError(f"DESK_ENV must be 'development' or 'production', not {desk_env!r}.")
-    secret = env.get("DESK_SECRET_KEY", "")
+    secret = require_long_key(env, "DESK_SECRET_KEY")
     if not secret:
         if desk_env != "development":
             raise ConfigError(
                 "DESK_SECRET_KEY is not set. Outside development the desk refuses to start "
-                "without it: set it to a long random string (python -c 'import secrets; "
-                "print(secrets.token_urlsafe(48))')."
+                f"without it: set it to a long random string ({MAKE_A_KEY})."
             )
         secret = DEV_SECRET
     tz = env.get("DESK_TIMEZONE", "Europe/London")

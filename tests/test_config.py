@@ -37,3 +37,26 @@ def test_production_cookies_are_secure(sqlite_engine, tmp_path):
                       "ENV": {"DESK_ENV": "production", "DESK_SECRET_KEY": "s" * 40}})
     assert app.config["SESSION_COOKIE_SECURE"] and app.config["SESSION_COOKIE_HTTPONLY"]
     assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+
+
+def test_production_refuses_a_short_secret_and_says_how_long(tmp_path):
+    with pytest.raises(ConfigError) as exc:
+        settings_from_env(str(tmp_path), {"DESK_ENV": "production", "DESK_SECRET_KEY": "s" * 31})
+    assert "DESK_SECRET_KEY" in str(exc.value) and "31" in str(exc.value) and "32" in str(exc.value)
+    assert "s" * 31 not in str(exc.value)  # the key itself never reaches a log
+    assert settings_from_env(str(tmp_path), {"DESK_ENV": "production", "DESK_SECRET_KEY": "s" * 32}).is_production
+    # Development keeps its short fixed key, and any the developer sets.
+    assert settings_from_env(str(tmp_path), {"DESK_SECRET_KEY": "short"}).secret_key == "short"
+
+
+def test_the_length_check_applies_to_any_key(tmp_path):
+    from desk.config import require_long_key
+
+    env = {"DESK_ENV": "production", "DESK_OTHER_KEY": "k" * 10}
+    with pytest.raises(ConfigError) as exc:
+        require_long_key(env, "DESK_OTHER_KEY")
+    assert "DESK_OTHER_KEY" in str(exc.value)
+    with pytest.raises(ConfigError):
+        require_long_key({**env, "DESK_OTHER_KEY": " " * 40 + "k"}, "DESK_OTHER_KEY")
+    assert require_long_key({**env, "DESK_OTHER_KEY": "k" * 40}, "DESK_OTHER_KEY") == "k" * 40
+    assert require_long_key({"DESK_OTHER_KEY": "k"}, "DESK_OTHER_KEY") == "k"  # development
