@@ -30,6 +30,23 @@ def check_password(user: User, password: str) -> bool:
         return False
 
 
+# A hash of nothing anyone types, made at the hasher's own cost the first time it is needed (and again if the
+# hasher is replaced): checked when there is no account's hash to check, so that an unknown e-mail costs
+# a sign-in the same Argon2 work as a wrong password and its answer time tells nobody which e-mails exist.
+_dummy: tuple[PasswordHasher, str] | None = None
+
+
+def _dummy_check(password: str) -> bool:
+    global _dummy
+    if _dummy is None or _dummy[0] is not _hasher:
+        _dummy = (_hasher, _hasher.hash(secrets.token_urlsafe(16)))
+    try:
+        _hasher.verify(_dummy[1], password)
+    except (VerificationError, InvalidHashError):
+        pass
+    return False
+
+
 def verify_hash(stored_hash: str, secret: str) -> bool:
     """Check a secret made with hash_password (a recovery code, say) against its stored hash."""
     try:
@@ -47,7 +64,9 @@ def sign_in(session: Session, email: str, password: str, address: str | None = N
     """Check the credentials; success and failure are both audited (never the password)."""
     now = now or utcnow()
     user = find_user(session, email)
-    ok = user is not None and user.active and check_password(user, password)
+    # The password is checked even for a disabled account, for the same reason as the dummy check.
+    password_ok = check_password(user, password) if user is not None else _dummy_check(password)
+    ok = user is not None and user.active and password_ok
     if ok:
         user.last_sign_in_at = now
         if _hasher.check_needs_rehash(user.password_hash):
