@@ -292,6 +292,27 @@ class PublishAttempt(Base):
     message: Mapped[str | None] = mapped_column(Text)
 
 
+class StrayCopy(Base):
+    """A second copy of a target's post on its platform: a worker sent it after another had taken the target
+    over and published it (the first was frozen, or cut off from the database, in the middle of its call).
+    Listed on the post's page and the status page until a person removes it."""
+
+    __tablename__ = "stray_copies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    target_id: Mapped[int] = mapped_column(ForeignKey("targets.id"), index=True)
+    attempt_id: Mapped[int | None] = mapped_column(ForeignKey("publish_attempts.id"))
+    worker: Mapped[str] = mapped_column(String(100))
+    remote_id: Mapped[str] = mapped_column(String(200))
+    remote_url: Mapped[str | None] = mapped_column(String(2000))
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Indexed: the status page lists the copies not yet removed, in a table that only grows.
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    removed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    target: Mapped[Target] = relationship(lazy="joined", innerjoin=True)
+
+
 class Worker(Base):
     """A worker process as it reports itself: its heartbeat is what tells a live worker from a dead one."""
 
