@@ -8,6 +8,7 @@ import re
 
 import pytest
 from PIL import Image
+from playwright.sync_api import expect
 from sqlalchemy import func, select
 from test_browser import browser, live_server, sign_in  # noqa: F401  (fixtures for the browser test)
 from test_web_posts import as_user, field_block, load_post, post_data, post_id_of, sessions_of, text_of
@@ -452,17 +453,16 @@ def test_the_live_counter_shows_the_servers_figure_and_turns_red_past_the_limit(
     assert body_count.is_hidden()  # no X channel chosen yet
     page.fill("textarea[name=body]", "Road closed, details at https://www.met.police.uk/news/a/long/path 👨‍👩‍👧‍👦")
     page.check(f"input[name=channels][value='{x_channel.id}']")
-    page.wait_for_function("document.querySelector('.x-count[data-count-source=body] .figure').textContent"
-                           " === '50 / 280'")
+    # Waits through Playwright's locators: a predicate string would be eval'd in the page, which the CSP forbids.
+    expect(body_count.locator(".figure")).to_have_text("50 / 280")
     assert "over" not in (body_count.get_attribute("class") or "")
 
     page.click(f"text=Tailor for {x_channel.name}")
     page.fill(f"textarea[name='target-{x_channel.id}-text']", "\u8b66" * 141)
     own = page.locator(f".x-count[data-count-source='target-{x_channel.id}-text']")
-    page.wait_for_function(f"document.querySelector(\".x-count[data-count-source='target-{x_channel.id}-text'] "
-                           ".figure\").textContent === '282 / 280'")
+    expect(own.locator(".figure")).to_have_text("282 / 280")
     assert "over" in own.get_attribute("class")
-    page.wait_for_function("document.querySelector('.x-count[data-count-source=body]').hidden")  # own text now
+    expect(body_count).to_be_hidden()  # own text now
     page.screenshot(path=str(tmp_path / "counter.png"), full_page=True)
 
 
