@@ -7,6 +7,7 @@ from flask import Flask
 
 from .config import ConfigError, load_dotenv_if_present, settings_from_env
 from .db import make_engine, make_session_factory
+from .domain import limits
 
 __all__ = ["create_app", "ConfigError"]
 
@@ -37,7 +38,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SAMESITE="Lax",
         REMEMBER_COOKIE_SECURE=settings.is_production,
-        MAX_CONTENT_LENGTH=50 * 1024 * 1024,
+        # JSON bodies and forms; the upload routes raise it for their request alone (media_library, posts).
+        MAX_CONTENT_LENGTH=limits.BODY_MAX_BYTES,
+        MAX_FORM_MEMORY_SIZE=limits.BODY_MAX_BYTES,
         WTF_CSRF_TIME_LIMIT=None,
     )
     if test_config:

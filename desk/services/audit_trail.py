@@ -12,7 +12,7 @@ from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session
 
 from ..db import is_postgres
-from ..domain import audit
+from ..domain import audit, limits
 from ..domain.clock import utcnow
 from ..models import AuditEvent, Channel, Target
 
@@ -42,7 +42,8 @@ def actor_fields(actor) -> tuple[int | None, str]:
 def record(session: Session, actor, action: str, object_type: str, object_id=None, *,
            details: dict | None = None, unit_id: int | None = None, channel_id: int | None = None,
            post_id: int | None = None, now: datetime | None = None) -> AuditEvent:
-    """Append one event in the caller's transaction: it commits or rolls back with the change."""
+    """Append one event in the caller's transaction: it commits or rolls back with the change. A text longer
+    than limits.AUDIT_TEXT_MAX goes in as its hash and length, so that no request can fill the trail."""
     # Flush first so that, on SQLite, this transaction already holds the write lock when it reads
     # the chain's head; on PostgreSQL an advisory lock does the same across processes.
     session.flush()
@@ -56,7 +57,8 @@ def record(session: Session, actor, action: str, object_type: str, object_id=Non
         "seq": seq, "prev_hash": prev, "actor_id": actor_id, "actor": actor_label,
         "at": audit.canonical_time(at), "action": action, "object_type": object_type,
         "object_id": None if object_id is None else str(object_id), "unit_id": unit_id,
-        "channel_id": channel_id, "post_id": post_id, "details": audit.canonical_details(details),
+        "channel_id": channel_id, "post_id": post_id,
+        "details": audit.canonical_details(limits.bounded_details(details)),
     }
     event = AuditEvent(
         seq=seq, at=at, actor_id=actor_id, actor=actor_label, action=action, object_type=object_type,

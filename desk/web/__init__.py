@@ -10,13 +10,15 @@ from ..domain.errors import DeskError, NotFound, PermissionDenied
 from ..domain.timezones import display
 from ..models import User
 from ..services.grants import load_access
-from . import security_headers
+from . import request_checks, security_headers
 from .context import db, settings
 from .extensions import login_manager
 
 
 def register_web(app: Flask) -> None:
     security_headers.init_app(app, production=app.config["DESK_SETTINGS"].is_production)
+    # First: every route's <int:...> is bounded, and every request's text checked, before any view runs.
+    request_checks.register(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Sign in to use the desk."
     login_manager.login_message_category = "info"

@@ -29,6 +29,7 @@ from .admin_forms import (
     show_refusal,
 )
 from .context import db, settings
+from .request_checks import query_int
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -190,8 +191,8 @@ def memberships():
     form.user.choices = _people_choices("— choose a person —", active_only=True)
     form.unit.choices = _unit_choices(units)
     if request.method == "GET":
-        form.user.data = request.args.get("user", type=int)
-        form.unit.data = request.args.get("unit", type=int) or (units[0].id if len(units) == 1 else None)
+        form.user.data = query_int("user")
+        form.unit.data = query_int("unit") or (units[0].id if len(units) == 1 else None)
     if form.validate_on_submit():
         try:
             m = admin_service.add_membership(db(), actor, form.user.data, form.unit.data, form.role.data)
@@ -200,7 +201,7 @@ def memberships():
         else:
             flash(f"{m.user.name} is now {ROLE_LABELS[m.role].lower()} in {m.unit.code}.", "success")
             return redirect(url_for("admin.memberships", unit=m.unit_id))
-    shown = request.args.get("unit", type=int)
+    shown = query_int("unit")
     unit_ids = [u.id for u in units if shown in (None, u.id)]
     rows = db().scalars(select(Membership).join(Membership.user).where(Membership.unit_id.in_(unit_ids))
                         .order_by(Membership.unit_id, User.name, Membership.role)).all()

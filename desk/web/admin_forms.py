@@ -16,9 +16,11 @@ from wtforms import BooleanField, EmailField, IntegerField, PasswordField, Selec
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
+from ..domain import limits
 from ..domain.errors import DeskError, ValidationFailed
 from ..domain.timezones import parse_local, utc_to_local
 from ..models import CHANNEL_STATUSES, ROLES, Channel, Unit, User
+from .request_checks import id_value
 
 ROLE_LABELS = {"author": "Author", "approver": "Approver", "unit_admin": "Unit administrator"}
 STATUS_LABELS = {"active": "Active", "needs_reconnect": "Needs reconnecting", "dormant": "Dormant",
@@ -46,12 +48,13 @@ def optional_id(value):
     """Coerce a select's value to an id; the empty choice means 'none'."""
     if value in (None, "", "None"):
         return None
-    return int(value)
+    return id_value(value)
 
 
 class UnitForm(FlaskForm):
-    code = StringField("Code", validators=[DataRequired("Give the unit a short code, e.g. CO11.")])
-    name = StringField("Name", validators=[DataRequired("Give the unit a name.")])
+    code = StringField("Code", validators=[DataRequired("Give the unit a short code, e.g. CO11."),
+                                           Length(max=limits.UNIT_CODE_MAX)])
+    name = StringField("Name", validators=[DataRequired("Give the unit a name."), Length(max=limits.NAME_MAX)])
 
 
 class _UserFields(FlaskForm):

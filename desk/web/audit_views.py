@@ -14,8 +14,9 @@ from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import DateField, IntegerField, SelectField, StringField
-from wtforms.validators import NumberRange, Optional
+from wtforms.validators import Length, NumberRange, Optional
 
+from ..domain import limits
 from ..domain import permissions as perm
 from ..domain.clock import utcnow
 from ..domain.errors import ValidationFailed
@@ -26,6 +27,7 @@ from ..services.audit_trail import AuditFilter
 from ..services.common import ensure
 from .admin_forms import fill_people_unit_channel, optional_id
 from .context import db, settings
+from .request_checks import query_int
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
@@ -43,8 +45,9 @@ class FilterForm(FlaskForm):
     person = SelectField("Person", coerce=optional_id, validate_choice=False)
     unit = SelectField("Unit", coerce=optional_id, validate_choice=False)
     channel = SelectField("Channel", coerce=optional_id, validate_choice=False)
-    post = IntegerField("Post id", validators=[Optional(), NumberRange(min=1, message="A post id is a number from 1.")])
-    action = StringField("Action")
+    post = IntegerField("Post id", validators=[Optional(), NumberRange(
+        min=1, max=limits.MAX_ID, message=f"A post id is a number from 1 to {limits.MAX_ID}.")])
+    action = StringField("Action", validators=[Length(max=limits.SHORT_MAX)])
     since = DateField("From (date)", validators=[Optional()])
     until = DateField("Until (date, included)", validators=[Optional()])
 
@@ -125,13 +128,15 @@ def _filter_args() -> dict:
 
 
 def _render(report=None):
+    """The trail's page; 400 when the filter cannot be read (its fields say why)."""
     form = _filter_form()
     f = audit_filter(form)
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = query_int("page", 1)
     events, total = audit_trail.query(db(), f, page, PER_PAGE) if f else ([], 0)
     pages = max((total + PER_PAGE - 1) // PER_PAGE, 1)
     return render_template("audit/index.html", form=form, rows=_rows(events), total=total, page=page, pages=pages,
-                           args=_filter_args(), filtered=bool(_filter_args()), report=report, invalid=f is None)
+                           args=_filter_args(), filtered=bool(_filter_args()), report=report,
+                           invalid=f is None), 200 if f is not None else 400
 
 
 @bp.get("/")
@@ -150,7 +155,7 @@ def export():
     form = _filter_form()
     f = audit_filter(form)
     if f is None:
-        return _render(), 400
+        return _render()
     # Spooled to disk rather than held in memory: the trail grows for ever.
     spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
     text = io.TextIOWrapper(spool, encoding="utf-8", newline="")

@@ -11,9 +11,10 @@ from zoneinfo import ZoneInfo
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, IntegerField, SelectField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import NumberRange, Optional
+from wtforms.validators import Length, NumberRange, Optional
 
 from ..domain import grants as rules
+from ..domain import limits
 from ..domain.errors import ValidationFailed
 from ..domain.timezones import local_to_utc
 from ..services.grant_queries import GrantFilter
@@ -28,6 +29,7 @@ class RequestForm(FlaskForm):
     channel = SelectField("Channel", coerce=optional_id, validate_choice=False)
     role = SelectField("Access", choices=ROLE_CHOICES, validate_choice=False)
     business_case = TextAreaField("Business case", render_kw={"rows": 4},
+                                  validators=[Length(max=limits.BUSINESS_CASE_MAX)],
                                   description="Why you need this access (the work, the event) and for how long. "
                                               "Your line manager reads it, and it stays on the record.")
     period_days = IntegerField("For how many days", validators=[Optional()],
@@ -35,14 +37,14 @@ class RequestForm(FlaskForm):
 
 
 class DecideForm(FlaskForm):
-    comment = TextAreaField("Comment", render_kw={"rows": 2},
+    comment = TextAreaField("Comment", render_kw={"rows": 2}, validators=[Length(max=limits.NOTE_MAX)],
                             description="Needed when you refuse: say what the person should do.")
     approve = SubmitField("Approve")
     refuse = SubmitField("Refuse")
 
 
 class RevokeForm(FlaskForm):
-    reason = TextAreaField("Reason", render_kw={"rows": 2})
+    reason = TextAreaField("Reason", render_kw={"rows": 2}, validators=[Length(max=limits.NOTE_MAX)])
 
 
 class UnitPolicyForm(FlaskForm):

@@ -21,6 +21,7 @@ from ..services.common import ensure, get_or_404
 from .admin_forms import choices, fill_people_unit_channel, show_refusal
 from .context import db, settings
 from .grant_forms import DecideForm, GrantFilterForm, RequestForm, RevokeForm, UnitPolicyForm
+from .request_checks import query_int
 
 bp = Blueprint("grants", __name__, url_prefix="/grants")
 PER_PAGE = 50
@@ -63,7 +64,7 @@ def mine():
     form = RequestForm()
     form.channel.choices = _channel_choices()
     if request.method == "GET":  # a renewal link names the channel and the access
-        form.channel.data = request.args.get("channel", type=int)
+        form.channel.data = query_int("channel")
         form.role.data = request.args.get("role") if request.args.get("role") in rules.GRANT_ROLES else "author"
     if form.validate_on_submit():
         try:
@@ -161,7 +162,7 @@ def every():
     _require_reader("grants.list")
     form = _filter_form()
     f = form.grant_filter(settings().zone)
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = query_int("page", 1)
     rows, total = queries.search(db(), f, page, PER_PAGE) if f else ([], 0)
     args = {k: v for k, v in request.args.items() if k != "page" and v != ""}
     return render_template("grants/all.html", form=form, grants=rows, total=total, page=page, now=utcnow(),

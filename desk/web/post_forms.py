@@ -25,10 +25,11 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from ..domain import recurrence
+from ..domain import limits, recurrence
 from ..domain.errors import ValidationFailed
 from ..domain.timezones import parse_local, utc_to_local
 from ..services.posts import PostInput, RecurrenceInput, TargetInput, extra_of
+from .request_checks import id_value
 
 LOCAL_INPUT = "%Y-%m-%dT%H:%M"  # what <input type="datetime-local"> sends and shows
 
@@ -49,13 +50,13 @@ def _strip(value):
 
 def _ids():
     # Any id is accepted here: whether this person may use the file is the service's decision.
-    return SelectMultipleField(coerce=int, validate_choice=False)
+    return SelectMultipleField(coerce=id_value, validate_choice=False)
 
 
 class TargetForm(Form):
     """What may differ on one channel: its own text, its own time (both optional) and its files."""
 
-    text = TextAreaField("Text for this channel", filters=[_strip],
+    text = TextAreaField("Text for this channel", filters=[_strip], validators=[Length(max=limits.POST_TEXT_MAX)],
                          description="Leave empty to use the post's text.")
     scheduled_at = StringField("Own time", filters=[_strip], render_kw={"type": "datetime-local"},
                                description="Leave empty to use the post's time.")
@@ -67,8 +68,9 @@ def _extras_form(platform: str) -> type[TargetForm]:
     word = "Visibility" if platform == "flickr" else "Privacy"
 
     class _Extras(TargetForm):
-        title = StringField("Title", filters=[_strip])
-        description = TextAreaField("Description", filters=[_strip], render_kw={"rows": 4})
+        title = StringField("Title", filters=[_strip], validators=[Length(max=limits.TITLE_MAX)])
+        description = TextAreaField("Description", filters=[_strip], render_kw={"rows": 4},
+                                    validators=[Length(max=limits.DESCRIPTION_MAX)])
         tags = StringField("Tags", filters=[_strip], description="Separated by commas; a tag may have spaces.")
         privacy = SelectField(word, choices=[SelectChoice(v, label) for v, label in PRIVACY_CHOICES[platform]],
                               default="public")
@@ -86,17 +88,17 @@ def split_tags(text: str | None) -> list[str]:
 
 
 class PostForm(FlaskForm):
-    body = TextAreaField("Text", render_kw={"rows": 6})
-    link = StringField("Link", filters=[_strip], validators=[Optional(), Length(max=2000)],
+    body = TextAreaField("Text", render_kw={"rows": 6}, validators=[Length(max=limits.POST_TEXT_MAX)])
+    link = StringField("Link", filters=[_strip], validators=[Optional(), Length(max=limits.LINK_MAX)],
                        render_kw={"type": "url", "placeholder": "https://"})
     # Any channel id is accepted here: whether this person may post to it is the service's decision,
     # which refuses and audits a forged one.
-    channels = SelectMultipleField("Channels", coerce=int, validate_choice=False,
+    channels = SelectMultipleField("Channels", coerce=id_value, validate_choice=False,
                                    widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())
     scheduled_at = StringField("Proposed time", filters=[_strip], render_kw={"type": "datetime-local"})
     asap = BooleanField("As soon as approved")
     # Named as the services key their problems, so that each message lands beside its field.
-    recurrence_rule = StringField("Repeat", filters=[_strip], validators=[Optional(), Length(max=120)],
+    recurrence_rule = StringField("Repeat", filters=[_strip], validators=[Optional(), Length(max=limits.RULE_MAX)],
                                   render_kw={"placeholder": "daily 08:00"})
     recurrence_until = StringField("Repeat until", filters=[_strip], render_kw={"type": "date"})
     media = MultipleFileField("Add photos or videos", render_kw={"accept": "image/*,video/*"})

@@ -31,6 +31,7 @@ from .post_forms import (
     read_post_input,
     target_form,
 )
+from .request_checks import query_int
 
 bp = Blueprint("posts", __name__, url_prefix="/posts")
 PER_PAGE = 50
@@ -107,7 +108,7 @@ def list_posts():
     state = request.args.get("state") or None
     if state not in wf.POST_STATE_LABELS:
         state = None
-    page = max(1, request.args.get("page", 1, type=int))
+    page = query_int("page", 1)
     stmt = visible_posts_query(me())
     if state:
         stmt = stmt.where(Post.status == state)

@@ -18,6 +18,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from ..domain import limits
 from ..domain import post_templates as domain
 
 ROWS, MAX_ROWS = 4, domain.MAX_FIELDS
@@ -40,7 +41,7 @@ class FieldRow(Form):
 
 class TemplateForm(FlaskForm):
     name = StringField("Name", filters=[_strip], validators=[Length(max=200)])
-    body = TextAreaField("Text of the update", render_kw={"rows": 4})
+    body = TextAreaField("Text of the update", render_kw={"rows": 4}, validators=[Length(max=limits.POST_TEXT_MAX)])
     channel_ids = SelectMultipleField("Channels", coerce=int, widget=ListWidget(prefix_label=False),
                                       option_widget=CheckboxInput())
     fields = FieldList(FormField(FieldRow), min_entries=ROWS, max_entries=MAX_ROWS)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from flask import jsonify, request
 
 from ...domain import grants as rules
+from ...domain import limits
 from ...domain import permissions as perm
 from ...domain.clock import utcnow
 from ...models import AccessGrant, User
@@ -16,7 +17,7 @@ from ...services.common import ensure
 from ...services.grant_queries import GrantFilter
 from ..context import db
 from .inputs import MAX_PER_PAGE, MISSING, Shape, fields, json_body
-from .openapi_kit import INT, POSITIVE, STR, TIME, TIME_IN, _null, _obj, _op, _ref, describes
+from .openapi_kit import ID, INT, POSITIVE, STR, TIME, TIME_IN, _null, _obj, _op, _ref, describes, text
 from .routes import api, caller
 from .serialise import iso, person
 
@@ -44,12 +45,7 @@ def _list_query(args) -> tuple[str, GrantFilter, int, int]:
     scope = args.get("scope") or "mine"
     if scope not in SCOPES:
         shape.add("scope", f"One of {', '.join(SCOPES)}.")
-    ints: dict[str, int | None] = {}
-    for name in LIST_INTS:
-        text = args.get(name) or ""
-        ints[name] = int(text) if text.isdigit() and int(text) >= 1 else None
-        if text and ints[name] is None:
-            shape.add(name, f"Must be a whole number of 1 or more, not '{text}'.")
+    ints = shape.query_ints(args, LIST_INTS)
     if (ints["per_page"] or 0) > MAX_PER_PAGE:
         shape.add("per_page", f"At most {MAX_PER_PAGE} grants a page.")
     for name, allowed in (("role", rules.GRANT_ROLES), ("state", tuple(rules.STATE_LABELS))):
@@ -92,7 +88,8 @@ def request_grant():
     shape.only(body, {"channel_id", "role", "business_case", "period_days"})
     channel_id = shape.integer(body, "channel_id", "channel_id")
     role = shape.string(body, "role", "role", required=True, nullable=False)
-    case = shape.string(body, "business_case", "business_case", required=True, nullable=False)
+    case = shape.string(body, "business_case", "business_case", required=True, nullable=False,
+                        limit=limits.BUSINESS_CASE_MAX)
     period = body.get("period_days")
     if period is not None and (isinstance(period, bool) or not isinstance(period, int)):
         shape.add("period_days", "Must be a whole number of days, or null for the unit's usual period.")
@@ -143,21 +140,26 @@ def openapi_parts() -> tuple[dict, dict]:
         "GrantPage": _obj({"grants": {"type": "array", "items": _ref("Grant")}, "page": INT, "per_page": INT,
                            "total": INT, "pages": INT, "next_page": _null(INT)}),
         "GrantRequest": _obj({
-            "channel_id": INT, "role": {"type": "string", "enum": list(rules.GRANT_ROLES)},
-            "business_case": {**STR, "description": "Why, and for how long: at least a sentence."},
-            "period_days": _null({**INT, "description": "Days; null or absent: the unit's usual period (its "
-                                                         "maximum)."}),
+            "channel_id": ID, "role": {"type": "string", "enum": list(rules.GRANT_ROLES)},
+            "business_case": text(limits.BUSINESS_CASE_MAX, f"Why, and for how long: a sentence of at least "
+                                  f"{rules.MIN_BUSINESS_CASE} characters and {rules.MIN_BUSINESS_CASE_WORDS} words "
+                                  "(spaces at either end not counted).", not_blank=True,
+                                  min_length=rules.MIN_BUSINESS_CASE),
+            "period_days": _null({"type": "integer", "minimum": 1, "maximum": rules.MAX_PERIOD_DAYS,
+                                  "description": "Days, at most the unit's policy allows (400 past it); null or "
+                                                 "absent: the unit's usual period (its maximum)."}),
         }, required=["channel_id", "role", "business_case"]),
         "GrantDecision": _obj({"decision": {"type": "string", "enum": ["approve", "refuse"]},
-                               "comment": _null({**STR, "description": "Required to refuse."})},
+                               "comment": _null(text(limits.NOTE_MAX, "Required (not blank) to refuse."))},
                               required=["decision"]),
-        "GrantRevocation": _obj({"reason": {**STR, "description": "Goes on the record."}}),
+        "GrantRevocation": _obj({"reason": text(limits.NOTE_MAX, "Goes on the record; not blank.",
+                                                not_blank=True)}),
     }
 
     def q(name, schema, description):
         return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
 
-    grant_id = {"name": "grant_id", "in": "path", "required": True, "schema": INT}
+    grant_id = {"name": "grant_id", "in": "path", "required": True, "schema": ID}
     listing = [
         q("scope", {"type": "string", "enum": list(SCOPES), "default": "mine"},
           "mine; to_decide (requests the caller decides); team (their team's grants); all (admins, auditors)."),
@@ -165,8 +167,9 @@ def openapi_parts() -> tuple[dict, dict]:
         q("channel_id", POSITIVE, "scope=all: this channel's."),
         q("role", {"type": "string", "enum": list(rules.GRANT_ROLES)}, "scope=all: this access only."),
         q("state", {"type": "string", "enum": list(rules.STATE_LABELS)}, "scope=all: in this state now."),
-        q("since", TIME_IN, "With until: grants live at some moment in [since, until) — who could post where, then."),
-        q("until", TIME_IN, "With since."),
+        q("since", TIME_IN, "Needs until (400 without it): grants live at some moment in [since, until) — who "
+                            "could post where, then."),
+        q("until", TIME_IN, "Needs since (400 without it)."),
         q("page", POSITIVE, "scope=all: page number, from 1."),
         q("per_page", {**POSITIVE, "maximum": MAX_PER_PAGE, "default": 50}, "scope=all: grants a page."),
     ]

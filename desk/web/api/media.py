@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from flask import jsonify, request
 
+from ...domain import limits
 from ...domain import permissions as perm
 from ...domain.clock import utcnow
 from ...domain.errors import ValidationFailed
@@ -15,9 +16,10 @@ from ...services import media as media_service
 from ...services.common import ensure, get_or_404
 from ..context import db, settings
 from ..media_library import UPLOAD_LIMIT
+from ..request_checks import form_problems
 from . import inputs as inp
 from . import serialise as out
-from .openapi_kit import INT, STR, TIME, _json, _null, _obj, _op, _ref, describes
+from .openapi_kit import ID, INT, STR, TIME, _json, _null, _obj, _op, _ref, describes
 from .routes import api, caller
 
 UPLOAD_FIELDS = {"unit_id"}
@@ -35,10 +37,12 @@ def _unit_id(shape: inp.Shape, text: str | None) -> int | None:
     if text is None or text == "":
         shape.add("unit_id", "Required: the id of the unit whose library keeps the file (GET /api/v1/me lists "
                              "your units).")
-    elif not text.strip().isdigit() or int(text) < 1:
-        shape.add("unit_id", f"Must be a whole number of 1 or more, not '{text}'.")
     else:
-        return int(text)
+        number = limits.whole_number(text)
+        problem = limits.id_problem(number) if number is not None else "Must be a whole number of 1 or more."
+        if not problem:
+            return number
+        shape.add("unit_id", f"{problem} Not '{text[:40]}'.")
     return None
 
 
@@ -49,6 +53,9 @@ def _upload_input():
         raise ValidationFailed("Send the file as multipart/form-data, with the file in the field `file` and the "
                               "unit's id in `unit_id` (curl -F file=@photo.jpg -F unit_id=3 ...). Nothing was "
                               "stored.")
+    for name, problems in form_problems().items():
+        for problem in problems:
+            shape.add(name, problem)
     shape.only(request.form, UPLOAD_FIELDS)
     shape.only(request.files, UPLOAD_FILES)
     unit_id = _unit_id(shape, request.form.get("unit_id"))
@@ -118,7 +125,7 @@ def openapi_parts() -> tuple[dict, dict]:
             "file": {"type": "string", "contentMediaType": "application/octet-stream",
                      "description": "One photo or video (JPEG, PNG, GIF, WebP, MP4 or MOV), judged by its "
                                     f"content, not its name; at most {media_service.MAX_UPLOAD_BYTES >> 20} MB."},
-            "unit_id": {**INT, "description": "The unit whose library keeps it; the caller must be a member."},
+            "unit_id": {**ID, "description": "The unit whose library keeps it; the caller must be a member."},
         }),
     }
     upload = _op("uploadMedia", "Upload a photo or video into a unit's media library. A file the library "
@@ -130,6 +137,6 @@ def openapi_parts() -> tuple[dict, dict]:
     upload["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": _ref("MediaUpload")}}}
     listing = _op("listMedia", "A unit's media library, newest first (its members and desk administrators).",
                   (200, "MediaList", "The unit's files."), (400, 403, 404), parameters=[
-                      {"name": "unit_id", "in": "query", "required": True, "schema": {**INT, "minimum": 1},
+                      {"name": "unit_id", "in": "query", "required": True, "schema": ID,
                        "description": "The unit."}])
     return schemas, {"/media": {"get": listing, "post": upload}}

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import copy
 
+from ...domain import limits
 from ...domain import workflow as wf
 from ...domain.screening import SEVERITIES
 from ...models import CHANNEL_STATUSES, PLATFORMS, ROLES
 from ...platforms.base import ERROR_CLASSES
-from .inputs import MAX_PER_PAGE
-from .openapi_kit import BOOL, INT, POSITIVE, STR, TIME, TIME_IN, _null, _obj, _op, _ref, parts
+from .inputs import FIELD_LIMITS, MAX_PER_PAGE
+from .openapi_kit import BOOL, ID, INT, POSITIVE, STR, TIME, TIME_IN, _null, _obj, _op, _ref, parts, text
 
 FIELD_ERRORS = {"type": "object", "additionalProperties": {"type": "array", "items": STR},
                 "description": "Messages per field. In a request's shape: its path ('targets[1].scheduled_at'); "
@@ -24,7 +25,8 @@ ACTIONS = ["edit", "submit", "approve", "reject", "withdraw", "retract"]
 SCHEMAS = {
     "Error": _obj({
         "error": {"type": "string", "description": "A stable code: unauthorized, forbidden, not_found, "
-                  "method_not_allowed, invalid, invalid_json, conflict, internal_server_error, error, ..."},
+                  "method_not_allowed, invalid, invalid_json, conflict, unsupported_media_type, too_large, "
+                  "internal_server_error, error, ..."},
         "message": {"type": "string", "description": "What happened, what was kept and what to do, in words."},
         "fields": _null(FIELD_ERRORS),
     }),
@@ -106,7 +108,7 @@ SCHEMAS = {
         "generated_until": _null({**TIME, "description": "How far ahead its occurrences have been made."}),
     }),
     "RecurrenceInput": _obj({
-        "rule": {**STR, "description": "When it repeats (see Recurrence.rule); at most every 15 minutes."},
+        "rule": text(limits.RULE_MAX, "When it repeats (see Recurrence.rule); at most every 15 minutes."),
         "until": _null({**TIME_IN, "description": TIME_IN["description"] + " The last time it may repeat."}),
     }, required=["rule"], description="Part of what is approved: changing it withdraws the approvals."),
     "Finding": _obj({
@@ -117,41 +119,50 @@ SCHEMAS = {
         "where": STR,
     }),
     "TargetInput": _obj({
-        "channel_id": INT,
-        "text": _null({**STR, "description": "This channel's own text; null or absent: the post's body."}),
+        "channel_id": ID,
+        "text": _null(text(limits.POST_TEXT_MAX, "This channel's own text; null or absent: the post's body. At "
+                                                 "most Facebook's 63,206 characters, the longest any platform takes; "
+                                                 "each channel's own limit is checked as a problem of the draft.")),
         "scheduled_at": _null({**TIME_IN, "description": TIME_IN["description"] + " Null or absent: as soon "
                                "as approved. In a PATCH, absent keeps the channel's current time."}),
         "extra": _obj({
-            "title": _null(STR), "description": _null(STR),
-            "tags": _null({"type": "array", "items": STR, "description": "Each tag once; spaces are tidied."}),
-            "privacy": _null({**STR, "description": "YouTube: public, unlisted or private; Flickr: public, "
-                              "friends, family or private."}),
+            "title": _null(text(limits.TITLE_MAX, "Flickr's ceiling in the desk; YouTube takes 100.")),
+            "description": _null(text(limits.DESCRIPTION_MAX, "Flickr's ceiling in the desk; YouTube takes 5,000 "
+                                                              "bytes.")),
+            "tags": _null({"type": "array", "items": text(limits.TAG_MAX), "maxItems": limits.TAGS_MAX,
+                           "description": "Each tag once; spaces are tidied. Flickr keeps 75 a photo; YouTube 500 "
+                                          "characters in all."}),
+            "privacy": _null(text(limits.SHORT_MAX, "YouTube: public, unlisted or private; Flickr: public, "
+                                                    "friends, family or private.")),
         }, required=[], description="Platform fields. In a PATCH, keys left out keep their value and null "
                                     "clears one; extra left out keeps them all."),
-        "media_ids": {"type": "array", "items": INT, "uniqueItems": True,
+        "media_ids": {"type": "array", "items": ID, "uniqueItems": True,
                       "description": "Files from the unit's media library (POST /media), in the order they go "
                                      "out; [] for none. In a PATCH, absent keeps the channel's files."},
     }, required=["channel_id"]),
     "PostCreate": _obj({
-        "body": STR, "link": _null(STR),
+        "body": text(limits.POST_TEXT_MAX, "At most Facebook's 63,206 characters, the longest any platform takes."),
+        "link": _null(text(limits.LINK_MAX)),
         "targets": {"type": "array", "items": _ref("TargetInput"), "description": "One per channel."},
         "recurrence": _null({**_ref("RecurrenceInput"), "description": "To make it repeat; then leave each "
                              "target's scheduled_at out."}),
     }, required=["body", "targets"]),
     "PostPatch": _obj({
-        "body": STR, "link": _null(STR),
+        "body": text(limits.POST_TEXT_MAX, "At most Facebook's 63,206 characters, the longest any platform takes."),
+        "link": _null(text(limits.LINK_MAX)),
         "targets": {"type": "array", "items": _ref("TargetInput"),
                     "description": "The post's channels from now on (a channel left out is dropped)."},
         "recurrence": _null({**_ref("RecurrenceInput"), "description": "null makes it a one-off post."}),
     }, required=[], description="Fields left out keep their value."),
     "SubmitInput": _obj({}, description="Nothing to send; an empty body is fine."),
-    "ApproveInput": _obj({"expected_hash": _null(STR), "comment": _null(STR), "acknowledge_warnings": {
+    "ApproveInput": _obj({"expected_hash": _null(text(FIELD_LIMITS["expected_hash"])),
+                          "comment": _null(text(limits.NOTE_MAX)), "acknowledge_warnings": {
         **BOOL, "description": "Required (true) when the screening warns: the caller has read the warnings."}},
         required=[]),
-    "RejectInput": _obj({"comment": {**STR, "description": "Why, for the author."}, "expected_hash": _null(STR)},
-                        required=["comment"]),
-    "WithdrawInput": _obj({"reason": _null(STR)}, required=[]),
-    "RetractInput": _obj({"reason": {**STR, "description": "Goes on the record."}}),
+    "RejectInput": _obj({"comment": text(limits.NOTE_MAX, "Why, for the author; not blank.", not_blank=True),
+                         "expected_hash": _null(text(FIELD_LIMITS["expected_hash"]))}, required=["comment"]),
+    "WithdrawInput": _obj({"reason": _null(text(limits.NOTE_MAX))}, required=[]),
+    "RetractInput": _obj({"reason": text(limits.NOTE_MAX, "Goes on the record; not blank.", not_blank=True)}),
     "AuditEvent": _obj({
         "seq": INT, "at": TIME, "actor_id": _null(INT), "actor": STR, "action": STR, "object_type": STR,
         "object_id": _null(STR), "unit_id": _null(INT), "channel_id": _null(INT), "post_id": _null(INT),
@@ -169,15 +180,17 @@ _ERRORS = {
     403: "The caller may not do this (the refusal is on the audit trail).",
     404: "No such post (or whatever else the address or request names by id).",
     409: "The post's state does not allow this, or it changed since the caller read it.",
+    415: "The body is not JSON (send it with Content-Type: application/json). Nothing was changed.",
 }
 RESPONSES = {str(code): {"description": words, "content": {"application/json": {"schema": _ref("Error")}}}
              for code, words in _ERRORS.items()}
 RESPONSES["401"]["headers"] = {"WWW-Authenticate": {"schema": STR, "description": 'Bearer realm="desk"'}}
-RESPONSES["default"] = {"description": "Any other error (405 for a method the route does not take, ...).",
+RESPONSES["default"] = {"description": "Any other error (405 for a method the route does not take, 413 for a body "
+                                      f"over {limits.BODY_MAX_BYTES >> 20} MB, ...).",
                         "content": {"application/json": {"schema": _ref("Error")}}}
 
 
-POST_ID = {"name": "post_id", "in": "path", "required": True, "schema": INT}
+POST_ID = {"name": "post_id", "in": "path", "required": True, "schema": ID}
 
 
 def _action(name: str, summary: str, body: str, required: bool, errors=(400, 403, 404, 409)) -> dict:
@@ -194,7 +207,7 @@ AUDIT_PARAMETERS = [
     _query("unit_id", POSITIVE, "Only events about this unit, its channels, or posts to them."),
     _query("channel_id", POSITIVE, "Only events about this channel."),
     _query("post_id", POSITIVE, "Only events about this post."),
-    _query("action", STR, "An action such as post.approved; '*' matches anything (post.*)."),
+    _query("action", text(limits.SHORT_MAX), "An action such as post.approved; '*' matches anything (post.*)."),
     _query("since", TIME_IN, "From this time (inclusive)."),
     _query("until", TIME_IN, "Up to this time (exclusive)."),
     _query("page", POSITIVE, "Page number, from 1."),

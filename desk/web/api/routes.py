@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from flask import Blueprint, g, jsonify, request, url_for
 from sqlalchemy import select
-from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
+from ...domain import limits
 from ...domain import permissions as perm
 from ...domain.clock import utcnow
 from ...domain.errors import DeskError
@@ -72,6 +73,17 @@ def desk_error(exc: DeskError):
     if isinstance(exc, Unauthenticated):
         response.headers["WWW-Authenticate"] = exc.challenge
     return response
+
+
+@api.errorhandler(RequestEntityTooLarge)
+def too_large(_exc):
+    """A body past its cap was never read: say which cap, and that nothing changed."""
+    if request.endpoint == "api.upload_media":
+        cap = f"a media upload takes at most {(request.max_content_length or 0) >> 20} MB"
+    else:
+        cap = f"a JSON body takes at most {limits.BODY_MAX_BYTES >> 20} MB"
+    return error_response("too_large", f"The request is larger than the desk takes here ({cap}), so it was not "
+                                       "read and nothing was changed.", 413)
 
 
 @api.app_errorhandler(HTTPException)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import jsonify, url_for
 
+from ...domain import limits
 from ...domain import permissions as perm
 from ...domain.clock import utcnow
 from ...domain.errors import ValidationFailed
@@ -12,7 +13,7 @@ from ...services.common import ensure, get_or_404
 from ..context import db
 from . import inputs as inp
 from . import serialise as out
-from .openapi_kit import BOOL, INT, STR, TIME, TIME_IN, _null, _obj, _op, _ref, describes
+from .openapi_kit import BOOL, ID, INT, STR, TIME, TIME_IN, _null, _obj, _op, _ref, describes, text
 from .routes import api, caller
 from .screening import take_acknowledgement
 
@@ -91,14 +92,14 @@ def openapi_parts() -> tuple[dict, dict]:
         }),
         "TemplateList": _obj({"templates": {"type": "array", "items": _ref("Template")}}),
         "TemplatePublish": _obj({
-            "values": {"type": "object", "additionalProperties": STR,
+            "values": {"type": "object", "additionalProperties": text(limits.POST_TEXT_MAX),
                        "description": "A value for each field: a choice as listed, a time as HH:MM, text within "
                                       "its limit."},
             "scheduled_at": _null({**TIME_IN, "description": TIME_IN["description"] + " Null or absent: at once."}),
             "acknowledge_warnings": {**BOOL, "description": "Required (true) when the screening warns."},
         }, required=["values"]),
     }
-    template_id = {"name": "template_id", "in": "path", "required": True, "schema": INT}
+    template_id = {"name": "template_id", "in": "path", "required": True, "schema": ID}
     publish = _op("publishTemplate", "Post an update from an approved template, without a second approval: its "
                   "values are checked and screened; it is queued at once or for scheduled_at.",
                   (201, "Post", "The update, approved and queued."), (400, 403, 404, 409), body="TemplatePublish")
