@@ -283,7 +283,8 @@ def clean_media():
     from .services import media
 
     with session_scope() as s:
-        count, problems = media.clean_stored(s, operator(), settings().media_dir)
+        count, problems = media.clean_stored(s, operator(), settings().media_dir,
+                                             max_pixels=settings().max_image_pixels)
     click.echo(f"Cleaned {count} stored file(s): their published copies no longer carry location or camera data.")
     for problem in problems:
         click.echo(f"Not cleaned: {problem}", err=True)

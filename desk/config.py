@@ -7,6 +7,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .domain.lateness import DEFAULT_LATE_AFTER_MINUTES
+from .domain.media_types import DEFAULT_MAX_IMAGE_PIXELS, PILLOW_MAX_IMAGE_PIXELS
+
+# Below a megapixel the limit would refuse every phone's photos: a mistake, not a policy.
+MIN_IMAGE_PIXELS_SETTING = 1_000_000
 
 DEV_SECRET = "dev-only-not-secret"
 # A key signs or seals what an attacker would like to forge; 32 characters of token_urlsafe carry 192 bits.
@@ -58,6 +62,9 @@ class Settings:
     worker_heartbeat_seconds: int | None = None
     # How late is too late by default: a held post released later than this waits for a person.
     late_after_minutes: int = DEFAULT_LATE_AFTER_MINUTES
+    # The most pixels a photo may have (all frames of an animation together); larger ones are refused
+    # before they are decoded, since decoding costs about 4 bytes a pixel.
+    max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -110,6 +117,12 @@ def settings_from_env(instance_path: str, env: dict | None = None) -> Settings:
     if heartbeat >= lease:
         raise ConfigError(f"DESK_WORKER_HEARTBEAT_SECONDS ({heartbeat}) must be shorter than DESK_LEASE_SECONDS "
                           f"({lease}): a live worker must renew its leases before they run out.")
+    max_pixels = _int(env, "DESK_MAX_IMAGE_PIXELS", DEFAULT_MAX_IMAGE_PIXELS)
+    if not MIN_IMAGE_PIXELS_SETTING <= max_pixels <= PILLOW_MAX_IMAGE_PIXELS:
+        raise ConfigError(f"DESK_MAX_IMAGE_PIXELS ({max_pixels:,}) must be at least {MIN_IMAGE_PIXELS_SETTING:,} "
+                          f"(a smaller limit refuses ordinary phone photos) and at most {PILLOW_MAX_IMAGE_PIXELS:,}, "
+                          "where Pillow, which decodes the photos, takes an image for a decompression bomb. "
+                          f"The default, {DEFAULT_MAX_IMAGE_PIXELS:,}, takes a 61-megapixel camera's photos.")
     return Settings(
         database_url=db_url,
         secret_key=secret,
@@ -124,4 +137,5 @@ def settings_from_env(instance_path: str, env: dict | None = None) -> Settings:
         worker_pool_size=pool,
         worker_heartbeat_seconds=heartbeat,
         late_after_minutes=_int(env, "DESK_LATE_AFTER_MINUTES", DEFAULT_LATE_AFTER_MINUTES),
+        max_image_pixels=max_pixels,
     )

@@ -220,6 +220,9 @@ class Media(Base):
     height: Mapped[int | None] = mapped_column(Integer)
     original_path: Mapped[str] = mapped_column(String(500))
     published_path: Mapped[str] = mapped_column(String(500))
+    # A photo's thumbnail, made once from the published copy at upload; None for a video, and for a photo
+    # stored before thumbnails were kept (it gets one at its first view).
+    thumbnail_path: Mapped[str | None] = mapped_column(String(500))
     alt_text: Mapped[str] = mapped_column(Text, default="")
     uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -60,3 +60,21 @@ def test_the_length_check_applies_to_any_key(tmp_path):
         require_long_key({**env, "DESK_OTHER_KEY": " " * 40 + "k"}, "DESK_OTHER_KEY")
     assert require_long_key({**env, "DESK_OTHER_KEY": "k" * 40}, "DESK_OTHER_KEY") == "k" * 40
     assert require_long_key({"DESK_OTHER_KEY": "k"}, "DESK_OTHER_KEY") == "k"  # development
+
+
+def test_the_image_pixel_limit_defaults_to_a_modern_camera_and_is_read_from_the_environment(tmp_path):
+    from desk.domain.media_types import DEFAULT_MAX_IMAGE_PIXELS
+
+    assert settings_from_env(str(tmp_path), {}).max_image_pixels == DEFAULT_MAX_IMAGE_PIXELS == 61_000_000
+    assert settings_from_env(str(tmp_path), {"DESK_MAX_IMAGE_PIXELS": "24000000"}).max_image_pixels == 24_000_000
+
+
+@pytest.mark.parametrize("value, words", [
+    ("sixty million", "must be a whole number"),
+    ("999999", "at least 1,000,000"),
+    ("89478486", "at most 89,478,485"),
+])
+def test_an_image_pixel_limit_out_of_range_is_refused_with_the_range(tmp_path, value, words):
+    with pytest.raises(ConfigError) as exc:
+        settings_from_env(str(tmp_path), {"DESK_MAX_IMAGE_PIXELS": value})
+    assert "DESK_MAX_IMAGE_PIXELS" in str(exc.value) and words in str(exc.value)

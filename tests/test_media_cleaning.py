@@ -184,6 +184,23 @@ def test_the_library_page_uploads_and_says_what_was_removed(client, web_world, a
     assert "stakeout.jpg" not in other and "Media library: CO11" in other
 
 
+def test_an_upload_to_another_units_library_is_refused_not_stored_in_ones_own(client, web_world, app):
+    login(client, web_world.outsider.email)  # a member of CO11 only
+    dpa = web_world.unit.id
+    for form_unit in (dpa, web_world.other_unit.id):  # the unit in the address, and in the form or not
+        resp = post_form(client, f"/media?unit={dpa}", {"unit": str(form_unit),
+                         "file": (io.BytesIO(tagged_jpeg()), "crowd.jpg")}, page_url="/media",
+                         content_type="multipart/form-data")
+        assert resp.status_code == 403, form_unit
+        assert "Only members of DPA may add to its media library" in resp.get_data(as_text=True)
+    with app.extensions["desk.sessions"]() as s:
+        assert s.scalar(select(Media.id)) is None
+        refused = s.scalars(select(AuditEvent).where(AuditEvent.action == "access.refused")).all()
+        assert [e.unit_id for e in refused] == [dpa, dpa]
+    page = client.get("/media").get_data(as_text=True)  # the page's own form names the unit it shows
+    assert f'action="/media?unit={web_world.other_unit.id}"' in page
+
+
 def test_a_too_large_upload_gets_a_clear_page_not_a_bare_413(sqlite_engine, tmp_path):
     from conftest import World
 

@@ -16,6 +16,15 @@ import io
 import struct
 from dataclasses import dataclass
 
+from .media_types import (
+    DEFAULT_MAX_IMAGE_PIXELS,
+    TooManyPixels,
+    check_header,
+    check_pixels,
+    megapixels,
+    past_pillows_limit,
+)
+
 GPS_IFD, EXIF_IFD = 0x8825, 0x8769
 MAKE, MODEL = 0x010F, 0x0110
 # Exif sub-IFD: owner, body and lens serials, maker notes (which often hold the serial too).
@@ -112,29 +121,54 @@ def _webp_head(img) -> bytes:
         return b""
 
 
-def clean_photo(data: bytes) -> Cleaned:
-    """The photo without location, device or descriptive metadata, the right way up."""
-    from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
+def _frames(img, max_pixels: int) -> list:
+    """Every frame of an animation, bare, counting their pixels as they come: a GIF's later picture may be
+    larger than the first, and Pillow then enlarges the frame."""
+    from PIL import ImageSequence
 
+    frames, pixels = [], 0
+    for frame in ImageSequence.Iterator(img):
+        pixels += frame.size[0] * frame.size[1]
+        if pixels > max_pixels:
+            check_pixels(*frame.size, frames=img.n_frames, max_pixels=max_pixels)
+            raise TooManyPixels(f"Its frames are more than {megapixels(max_pixels)} together, the most the desk "
+                                "holds while it cleans an animation. Make it shorter or smaller, or upload it "
+                                "as a video (MP4).")
+        frames.append(_bare(frame))
+    return frames
+
+
+def clean_photo(data: bytes, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> Cleaned:
+    """The photo without location, device or descriptive metadata, the right way up.
+
+    Raises TooManyPixels, before decoding, for a photo over max_pixels (in all its frames)."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    check_header(data, max_pixels)
     try:
         with Image.open(io.BytesIO(data)) as img:
             fmt = img.format
+            check_pixels(*img.size, max_pixels=max_pixels)
             removed = _photo_metadata(img)
             options = _save_options(img, fmt)
             out = io.BytesIO()
             if getattr(img, "n_frames", 1) > 1:  # an animation: every frame, its timing and its loop
-                frames = [_bare(f) for f in ImageSequence.Iterator(img)]
+                frames = _frames(img, max_pixels)
                 durations = [f.info.get("duration", img.info.get("duration", 100)) for f in frames]
                 frames[0].save(out, fmt, save_all=True, append_images=frames[1:], duration=durations,
                                loop=img.info.get("loop", 0), **options)
                 size = frames[0].size
             else:
-                oriented = ImageOps.exif_transpose(img)  # turn the pixels as the tag says; the tag then goes
-                if oriented is None:
-                    oriented = img
-                clean = _bare(oriented)
-                clean.save(out, fmt, **options)
-                size = clean.size
+                # One copy of the pixels, not three: turned in place as the tag says (the tag then goes),
+                # and saved with only the decoding information kept, instead of copies made for each step.
+                ImageOps.exif_transpose(img, in_place=True)
+                img.info = {k: v for k, v in img.info.items() if k in _KEEP_INFO}
+                img.save(out, fmt, **options)
+                size = img.size
+    except TooManyPixels:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise past_pillows_limit(exc, max_pixels) from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise CannotClean(f"The desk could not remove the photo's location and camera data ({exc}). Export it "
                           "again from your photo software as JPEG or PNG and upload that.") from None
@@ -206,9 +240,10 @@ def clean_video(data: bytes, width: int | None = None, height: int | None = None
     return Cleaned(out, width, height, tuple(removed))  # a bytearray: one copy of a large video, not two
 
 
-def clean(data: bytes, mime_type: str, width: int | None = None, height: int | None = None) -> Cleaned:
+def clean(data: bytes, mime_type: str, width: int | None = None, height: int | None = None,
+          max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> Cleaned:
     if mime_type.startswith("image/"):
-        return clean_photo(data)
+        return clean_photo(data, max_pixels)
     if mime_type.startswith("video/"):
         return clean_video(data, width, height)
     raise CannotClean(f"The desk does not publish {mime_type} files.")

@@ -9,9 +9,10 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from ..domain.errors import DeskError, ValidationFailed
+from ..domain.errors import DeskError, NotFound, ValidationFailed
 from ..models import AuditEvent, Channel, Unit, User
 from ..services import media as media_service
+from ..services.common import get_or_404
 from .context import db, settings
 from .post_media import Refusals
 
@@ -69,6 +70,18 @@ def _removed(media_ids: list[int]) -> dict[int, list[str]]:
     return {int(oid): json.loads(details or "{}").get("metadata_removed", []) for oid, details in rows}
 
 
+def _upload_unit(shown: Unit) -> Unit:
+    """The unit an upload names (the address first, as the page does), for the service to allow or refuse
+    with its audited refusal; never the page's fallback for a unit one may not see, which put another
+    unit's upload in one's own library."""
+    wanted = request.args.get("unit") or request.form.get("unit")
+    if not wanted:
+        return shown
+    if not wanted.isdigit():
+        raise NotFound(f"There is no unit '{wanted[:40]}', so nothing was stored.")
+    return get_or_404(db(), Unit, int(wanted), "unit")
+
+
 @bp.route("/media", methods=["GET", "POST"])
 @login_required
 def library():
@@ -79,13 +92,14 @@ def library():
     own = [u for u in units if u.id in user.roles_by_unit]  # an administrator may look at every unit's
     unit = next((u for u in units if u.id == chosen), (own or units or [None])[0])
     if request.method == "POST" and unit is not None:
+        unit = _upload_unit(unit)
         upload = request.files.get("file")
         if upload is None or not upload.filename:
             flash("Choose a photo or video to upload.", "error")
         else:
             try:
                 media = media_service.store_upload(db(), user, unit.id, upload.filename, upload.read(),
-                                                   settings().media_dir)
+                                                   settings().media_dir, max_pixels=settings().max_image_pixels)
             except ValidationFailed as exc:
                 flash(exc.message, "error")
             else:

@@ -1,21 +1,22 @@
 """Stored photos and videos shown back to the people who may see them: a thumbnail, and the file itself."""
 from __future__ import annotations
 
-import io
 import os
 
 from flask import Blueprint, Response, send_file
 from flask_login import login_required
 
+from ..domain import media_thumbnails, media_types
 from ..domain.errors import NotFound
+from ..domain.media_thumbnails import THUMBNAIL_PX
 from ..models import Media
+from ..services import media as media_service
 from ..services.common import ensure, get_or_404
-from .context import db
+from .context import db, settings
 from .post_media import may_see
 from .posts import me
 
 bp = Blueprint("media", __name__, url_prefix="/media")
-THUMBNAIL_PX = 320
 # A stored file never changes (it is named by its content), but it is the force's own: private caches only.
 CACHE = "private, max-age=86400"
 
@@ -42,26 +43,17 @@ def _load(media_id: int) -> Media:
 @login_required
 def thumbnail(media_id: int):
     """A small copy of a photo, for the post form, the post's page and the approver's review."""
-    from PIL import Image, UnidentifiedImageError
-
     media = _load(media_id)
     if not media.mime_type.startswith("image/"):
         raise NotFound("Only photos have a thumbnail; a video is shown by its name and length.")
     try:
-        with Image.open(media.published_path) as img:
-            img.draft("RGB", (THUMBNAIL_PX, THUMBNAIL_PX))  # JPEG: decode at a smaller scale, much faster
-            img.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
-            out = io.BytesIO()
-            if img.mode in ("RGBA", "LA", "P"):
-                img.convert("RGBA").save(out, "PNG")
-                mime = "image/png"
-            else:
-                img.convert("RGB").save(out, "JPEG", quality=80)
-                mime = "image/jpeg"
-    except (UnidentifiedImageError, OSError):
+        path = media_service.thumbnail_of(db(), media, settings().media_dir, settings().max_image_pixels)
+    except media_types.TooManyPixels as exc:  # stored before the limit: not decoded now, for a preview
+        raise NotFound(f"{media.filename} is larger than the desk now takes, so it has no thumbnail. {exc}") from None
+    except media_thumbnails.CannotThumbnail:
         raise NotFound(f"The desk cannot read {media.filename} to make a thumbnail.") from None
-    resp = Response(out.getvalue(), mimetype=mime)
-    resp.set_etag(f"{media.sha256}-{THUMBNAIL_PX}")
+    mime = "image/png" if path.endswith(".png") else "image/jpeg"
+    resp = send_file(path, mimetype=mime, conditional=True, etag=f"{media.sha256}-{THUMBNAIL_PX}", max_age=None)
     return _secure(resp)
 
 

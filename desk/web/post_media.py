@@ -16,6 +16,7 @@ from ..domain.errors import ValidationFailed
 from ..models import Channel, Media, Post, Target, TargetMedia
 from ..platforms import Content, MediaItem, PlatformError, publisher_class
 from ..services import media as media_service
+from .context import settings
 from .post_forms import target_form
 
 LIBRARY_SIZE = 50  # newest files offered per unit; older ones are rarely wanted again
@@ -133,7 +134,8 @@ def _store_uploads(session, actor, form, media_dir: str | None, plan: MediaPlan)
     stored = []
     for f in files:
         try:
-            media = media_service.store_upload(session, actor, channel.unit_id, f.filename, f.read(), media_dir)
+            media = media_service.store_upload(session, actor, channel.unit_id, f.filename, f.read(), media_dir,
+                                               max_pixels=settings().max_image_pixels)
         except ValidationFailed as exc:
             plan.refusals.extend(exc.field_errors.get("media") or [exc.message])
             continue

@@ -76,7 +76,7 @@ def upload_media():
     now = utcnow()
     try:
         media = media_service.store_upload(db(), caller(), unit_id, upload.filename, upload.read(),
-                                           settings().media_dir, now=now)
+                                           settings().media_dir, now=now, max_pixels=settings().max_image_pixels)
     except ValidationFailed as exc:  # the service keys its refusals as the web form's `media` field
         messages = exc.field_errors.get("media") or [exc.message]
         raise ValidationFailed(f"{messages[0]} Nothing was stored.", field_errors={"file": messages}) from None
