@@ -102,6 +102,39 @@ def test_cleaning_checks_the_limit_itself_for_files_that_came_in_another_way():
         media_thumbnails.make_thumbnail(png_of_zero_rows(200, 200), max_pixels=10_000)
 
 
+CHILD = """
+import sys
+sys.path.insert(0, sys.argv[2])
+from desk.domain import media_clean
+from PIL import Image
+Image.init()
+data = open(sys.argv[1], 'rb').read()
+def peak():
+    with open('/proc/self/status') as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith('VmHWM:')) * 1024
+before = peak()
+media_clean.clean_photo(data)
+print(peak() - before)
+"""
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads the peak memory from Linux's /proc")
+@pytest.mark.parametrize("kind", ["png", "jpeg"])
+def test_cleaning_a_photo_holds_one_copy_of_its_pixels_not_three(tmp_path, kind):
+    """In a process of its own, so that its peak memory (which Pillow's C allocations count in) is the
+    cleaning's alone. Pillow holds RGB in 4 bytes a pixel: 4,000 x 3,000 is 46 MB decoded."""
+    import subprocess
+    import sys
+
+    path = tmp_path / f"photo.{kind}"
+    path.write_bytes(png_of_zero_rows(4000, 3000, colour_type=2) if kind == "png" else jpeg(4000, 3000))
+    decoded = 4000 * 3000 * 4
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    done = subprocess.run([sys.executable, "-c", CHILD, str(path), root], capture_output=True, text=True, check=True)
+    added = int(done.stdout.strip())
+    assert added < 1.5 * decoded, f"cleaning took {added / 2**20:.0f} MB for {decoded / 2**20:.0f} MB of pixels"
+
+
 # ---- the upload --------------------------------------------------------------------------------------
 
 def test_the_upload_of_a_bomb_is_refused_with_its_name_and_nothing_is_stored(world, session, tmp_path):

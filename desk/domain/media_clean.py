@@ -138,33 +138,40 @@ def _frames(img, max_pixels: int) -> list:
     return frames
 
 
+def _rewrite(img, max_pixels: int) -> tuple[bytes, tuple[int, int], list[str]]:
+    """The photo saved again without its metadata: (bytes, size, what was removed)."""
+    from PIL import ImageOps
+
+    fmt = img.format
+    check_pixels(*img.size, max_pixels=max_pixels)
+    removed = _photo_metadata(img)
+    options = _save_options(img, fmt)
+    out = io.BytesIO()
+    if getattr(img, "n_frames", 1) > 1:  # an animation: every frame, its timing and its loop
+        frames = _frames(img, max_pixels)
+        durations = [f.info.get("duration", img.info.get("duration", 100)) for f in frames]
+        frames[0].save(out, fmt, save_all=True, append_images=frames[1:], duration=durations,
+                       loop=img.info.get("loop", 0), **options)
+        return out.getvalue(), frames[0].size, removed
+    # One copy of the pixels, not three: turned in place as the tag says (the tag then goes), and saved
+    # with only the decoding information kept, instead of a copy made for each step.
+    ImageOps.exif_transpose(img, in_place=True)
+    img.info = {k: v for k, v in img.info.items() if k in _KEEP_INFO}
+    img.save(out, fmt, **options)
+    return out.getvalue(), img.size, removed
+
+
 def clean_photo(data: bytes, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> Cleaned:
     """The photo without location, device or descriptive metadata, the right way up.
 
     Raises TooManyPixels, before decoding, for a photo over max_pixels (in all its frames)."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import Image, UnidentifiedImageError
 
     check_header(data, max_pixels)
+    img = None
     try:
-        with Image.open(io.BytesIO(data)) as img:
-            fmt = img.format
-            check_pixels(*img.size, max_pixels=max_pixels)
-            removed = _photo_metadata(img)
-            options = _save_options(img, fmt)
-            out = io.BytesIO()
-            if getattr(img, "n_frames", 1) > 1:  # an animation: every frame, its timing and its loop
-                frames = _frames(img, max_pixels)
-                durations = [f.info.get("duration", img.info.get("duration", 100)) for f in frames]
-                frames[0].save(out, fmt, save_all=True, append_images=frames[1:], duration=durations,
-                               loop=img.info.get("loop", 0), **options)
-                size = frames[0].size
-            else:
-                # One copy of the pixels, not three: turned in place as the tag says (the tag then goes),
-                # and saved with only the decoding information kept, instead of copies made for each step.
-                ImageOps.exif_transpose(img, in_place=True)
-                img.info = {k: v for k, v in img.info.items() if k in _KEEP_INFO}
-                img.save(out, fmt, **options)
-                size = img.size
+        img = Image.open(io.BytesIO(data))
+        cleaned, size, removed = _rewrite(img, max_pixels)
     except TooManyPixels:
         raise
     except Image.DecompressionBombError as exc:
@@ -172,7 +179,9 @@ def clean_photo(data: bytes, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> Clea
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise CannotClean(f"The desk could not remove the photo's location and camera data ({exc}). Export it "
                           "again from your photo software as JPEG or PNG and upload that.") from None
-    cleaned = out.getvalue()
+    finally:
+        if img is not None:
+            img.close()  # frees the decoded pixels now (leaving `with` would not), before the check decodes again
     left = photo_metadata(cleaned)
     if left:  # never publish a copy that still carries what it should not
         raise CannotClean(f"The photo still carried {', '.join(left)} after cleaning, so it was not kept. Export "
