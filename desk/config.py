@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .domain.lateness import DEFAULT_LATE_AFTER_MINUTES
 from .domain.media_types import DEFAULT_MAX_IMAGE_PIXELS, PILLOW_MAX_IMAGE_PIXELS
+from .domain.sign_in_sessions import DEFAULT_IDLE_MINUTES, DEFAULT_MAX_HOURS
 
 # Below a megapixel the limit would refuse every phone's photos: a mistake, not a policy.
 MIN_IMAGE_PIXELS_SETTING = 1_000_000
@@ -65,6 +66,9 @@ class Settings:
     # The most pixels a photo may have (all frames of an animation together); larger ones are refused
     # before they are decoded, since decoding costs about 4 bytes a pixel.
     max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
+    # A sign-in session ends after this long without use, and this long after signing in whatever its use.
+    session_idle_minutes: int = DEFAULT_IDLE_MINUTES
+    session_max_hours: int = DEFAULT_MAX_HOURS
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -123,6 +127,11 @@ def settings_from_env(instance_path: str, env: dict | None = None) -> Settings:
                           f"(a smaller limit refuses ordinary phone photos) and at most {PILLOW_MAX_IMAGE_PIXELS:,}, "
                           "where Pillow, which decodes the photos, takes an image for a decompression bomb. "
                           f"The default, {DEFAULT_MAX_IMAGE_PIXELS:,}, takes a 61-megapixel camera's photos.")
+    idle = _int(env, "DESK_SESSION_IDLE_MINUTES", DEFAULT_IDLE_MINUTES)
+    max_hours = _int(env, "DESK_SESSION_MAX_HOURS", DEFAULT_MAX_HOURS)
+    if idle < 1 or max_hours < 1 or idle > max_hours * 60:
+        raise ConfigError(f"DESK_SESSION_IDLE_MINUTES ({idle}) and DESK_SESSION_MAX_HOURS ({max_hours}) must be at "
+                          "least 1, and the idle timeout no longer than the whole session.")
     return Settings(
         database_url=db_url,
         secret_key=secret,
@@ -137,5 +146,7 @@ def settings_from_env(instance_path: str, env: dict | None = None) -> Settings:
         worker_pool_size=pool,
         worker_heartbeat_seconds=heartbeat,
         late_after_minutes=_int(env, "DESK_LATE_AFTER_MINUTES", DEFAULT_LATE_AFTER_MINUTES),
+        session_idle_minutes=idle,
+        session_max_hours=max_hours,
         max_image_pixels=max_pixels,
     )

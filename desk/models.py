@@ -362,6 +362,22 @@ class ApiToken(Base):
     user: Mapped[User] = relationship(lazy="joined", innerjoin=True)
 
 
+class SignInSession(Base):
+    """One sign-in in one browser: the cookie names it (by a token whose hash is kept here), the server ends it."""
+
+    __tablename__ = "sign_in_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    end_reason: Mapped[str | None] = mapped_column(String(40))
+    address: Mapped[str | None] = mapped_column(String(64))
+    browser: Mapped[str | None] = mapped_column(String(200))
+
+
 class AuditEvent(Base):
     """Append-only, hash-chained record of every state change and refusal."""
 

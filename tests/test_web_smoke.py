@@ -19,7 +19,7 @@ def test_sign_in_and_out(app, client, web_world):
         actions = [e.action for e in s.scalars(select(AuditEvent).where(AuditEvent.action.like("auth.%"))
                                                .order_by(AuditEvent.seq))]
         failed = s.scalars(select(AuditEvent).where(AuditEvent.action == "auth.sign_in_failed")).one()
-    assert actions == ["auth.sign_in_failed", "auth.sign_in", "auth.sign_out"]
+    assert actions == ["auth.sign_in_failed", "auth.sign_in", "auth.session_started", "auth.sign_out"]
     assert "Tr0ub4dor" not in failed.details  # the typed password never reaches the trail
     assert '"reason":"wrong password"' in failed.details
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from ..domain.clock import utcnow
 from ..models import ApiToken, User
-from . import audit_trail
+from . import audit_trail, sign_in_sessions
 
 _hasher = PasswordHasher()
 TOKEN_PREFIX = "desk_"
@@ -80,8 +80,11 @@ def sign_in(session: Session, email: str, password: str, address: str | None = N
     return user if ok else None
 
 
-def sign_out(session: Session, user: User, now: datetime | None = None) -> None:
-    audit_trail.record(session, user, "auth.sign_out", "user", user.id, now=now or utcnow())
+def sign_out(session: Session, user: User, token: str | None = None, now: datetime | None = None) -> None:
+    """End the session the cookie's token names, so that no copy of the cookie opens it again."""
+    now = now or utcnow()
+    ended = sign_in_sessions.end_one(session, token, now)
+    audit_trail.record(session, user, "auth.sign_out", "user", user.id, now=now, details={"session": ended})
     session.commit()
 
 

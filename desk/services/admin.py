@@ -9,11 +9,12 @@ from sqlalchemy.orm import Session
 
 from ..domain import event_feeds, lateness
 from ..domain import permissions as perm
+from ..domain import sign_in_sessions as sign_in_rules
 from ..domain.clock import utcnow
 from ..domain.errors import ValidationFailed
 from ..models import CHANNEL_STATUSES, ROLES, Channel, Membership, Unit, User
 from ..platforms import registered_platforms
-from . import audit_trail
+from . import audit_trail, sign_in_sessions
 from .accounts import MIN_PASSWORD, find_user, hash_password
 from .common import ensure, get_or_404
 
@@ -109,6 +110,11 @@ def update_user(session: Session, actor, user_id: int, *, name: str | None = Non
                                    field_errors={"password": [f"At least {MIN_PASSWORD} characters."]})
         user.password_hash = hash_password(password)
         changes["password"] = "changed"
+    # A new password or a disabled account ends every session the person has open: whoever held the old
+    # password, or a copy of a cookie, is out at once (and stays out if the account comes back).
+    if "password" in changes or changes.get("active") == [True, False]:
+        reason = sign_in_rules.ACCOUNT_DISABLED if "active" in changes else sign_in_rules.PASSWORD_CHANGED
+        changes["sessions_ended"] = sign_in_sessions.end_all(session, user.id, reason, now)
     if changes:
         audit_trail.record(session, actor, "user.updated", "user", user.id, now=now, details=changes)
     session.commit()

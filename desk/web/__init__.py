@@ -25,6 +25,9 @@ def register_web(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str):
+        # Only while the cookie names a live session on the server (signed out, idle or too old: none).
+        if not account_sessions.live(int(user_id)):
+            return None
         user = db().get(User, int(user_id))
         # With their business-case grants, which `permissions` checks against the clock on every page.
         return load_access(db(), user) if user is not None and user.active else None
@@ -66,6 +69,7 @@ def register_web(app: Flask) -> None:
         return render_template("error.html", error=error, title="Form expired"), 400
 
     from . import (
+        account_sessions,
         admin,
         approvals,
         audit_views,
@@ -87,7 +91,7 @@ def register_web(app: Flask) -> None:
     )
     from .api import api  # with every route module's routes (see api/__init__.py)
 
-    for area in (auth, main, posts, approvals, channels, admin, audit_views):
+    for area in (auth, account_sessions, main, posts, approvals, channels, admin, audit_views):
         app.register_blueprint(area.bp)
     app.register_blueprint(api)
     # photos and videos, screening, templates, OAuth, sign-in codes, business-case access, event feeds' state,

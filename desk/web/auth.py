@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required, logout_user
+from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired
 
 from ..services import accounts
-from . import two_factor
+from . import account_sessions, two_factor
 from .context import db
 
 bp = Blueprint("auth", __name__)
@@ -43,7 +43,7 @@ def login():
 @login_required
 def logout():
     """Sign out."""
-    accounts.sign_out(db(), current_user._get_current_object())
-    logout_user()
+    accounts.sign_out(db(), current_user._get_current_object(), account_sessions.token())
+    account_sessions.finish()
     flash("You have signed out.", "info")
     return redirect(url_for("auth.login"))

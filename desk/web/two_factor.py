@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
-from flask_login import current_user, login_required, login_user
+from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
@@ -18,7 +18,7 @@ from ..domain.errors import ValidationFailed
 from ..models import User
 from ..services import two_factor as svc
 from ..services.common import ensure, get_or_404
-from . import sign_in_limits
+from . import account_sessions, sign_in_limits
 from .context import db
 from .redirects import after_sign_in
 
@@ -27,7 +27,8 @@ PENDING = "two_factor_pending"
 PENDING_SECONDS = 300  # the password step is good for five minutes
 # What a person who must still set up two-factor sign-in may reach.
 OPEN_ENDPOINTS = {"static", "auth.login", "auth.logout", "two_factor.settings", "two_factor.start",
-                  "two_factor.enrol", "two_factor.confirm", "two_factor.code"}
+                  "two_factor.enrol", "two_factor.confirm", "two_factor.code", "account_sessions.index",
+                  "account_sessions.end_all"}
 
 
 class CodeForm(FlaskForm):
@@ -71,7 +72,7 @@ def after_password(user: User, next_url: str | None):
     if svc.is_enrolled(user):
         session[PENDING] = {"user_id": user.id, "since": time.time(), "next": after_sign_in(next_url)}
         return redirect(url_for("two_factor.code"))
-    login_user(user)
+    account_sessions.begin(user)
     return redirect(after_sign_in(next_url))
 
 
@@ -125,7 +126,7 @@ def code():
                 form.code.errors.extend(exc.field_errors.get("code") or [exc.message])
             else:
                 session.pop(PENDING, None)
-                login_user(user)
+                account_sessions.begin(user)
                 if method == "recovery":
                     left = svc.recovery_codes_left(db(), user)
                     flash(f"You signed in with a recovery code; it will not work again. {left} left. If your "
