@@ -173,12 +173,16 @@ def openapi_parts() -> tuple[dict, dict]:
         q("page", POSITIVE, "scope=all: page number, from 1."),
         q("per_page", {**POSITIVE, "maximum": MAX_PER_PAGE, "default": 50}, "scope=all: grants a page."),
     ]
+    request_op = _op("requestGrant", "Ask for access to a channel with a business case.",
+                     (201, "Grant", "The request, waiting for a decision."), (400, 403), body="GrantRequest")
+    request_op["responses"]["201"]["links"] = {  # the request's id is what its decider and revoker name
+        op: {"operationId": op, "parameters": {"grant_id": "$response.body#/id"}}
+        for op in ("decideGrant", "revokeGrant")}
     paths = {
         "/grants": {
             "get": _op("listGrants", "Access grants: the caller's, those they decide, their team's, or all.",
                        (200, "GrantPage", "Newest request first."), (400, 403), parameters=listing),
-            "post": _op("requestGrant", "Ask for access to a channel with a business case.",
-                        (201, "Grant", "The request, waiting for a decision."), (400, 403), body="GrantRequest"),
+            "post": request_op,
         },
         "/grants/{grant_id}/decide": {"parameters": [grant_id], "post": _op(
             "decideGrant", "Approve or refuse a request (never one's own).", (200, "Grant", "The decided grant."),

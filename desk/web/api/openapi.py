@@ -250,6 +250,13 @@ for _path, _item in PATHS.items():
         _item["parameters"] = [POST_ID]
 PATHS["/posts"]["post"]["responses"]["201"]["headers"] = {
     "Location": {"schema": STR, "description": "The new post's address in this API."}}
+# What a client can do next with the post it made: the id in the answer is the next call's post_id.
+POST_LINKS = {op: {"operationId": op, "parameters": {"post_id": "$response.body#/id"}}
+              for op in ("getPost", "updatePost", "submitPost", "approvePost", "rejectPost", "withdrawPost",
+                         "retractPost")}
+PATHS["/posts"]["post"]["responses"]["201"]["links"] = POST_LINKS
+for _op_item in (PATHS["/posts/{post_id}"]["patch"], *(PATHS[f"/posts/{{post_id}}/{a}"]["post"] for a in ACTIONS[1:])):
+    _op_item["responses"]["200"]["links"] = POST_LINKS
 
 def document() -> dict:
     """A fresh copy each time, so that no caller can alter what the next one is served. The route modules'

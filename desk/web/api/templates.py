@@ -51,7 +51,8 @@ def _publish_input(body: dict) -> tuple[dict, object]:
 
 @api.post("/templates/<int:template_id>/publish")
 def publish_template(template_id: int):
-    """Post an update from an approved template: no second approval; queued at once or for scheduled_at."""
+    """Post an update from an approved template: no second approval, queued at once or for scheduled_at; or,
+    when the screening warns about its values and the caller acknowledged it, in review for an approver."""
     user = caller()
     t = get_or_404(db(), PostTemplate, template_id, "template")
     ensure(db(), t in service.visible_templates(db(), user), user, "template.view",
@@ -79,7 +80,8 @@ def openapi_parts() -> tuple[dict, dict]:
         "TemplateField": _obj({
             "name": {**STR, "description": "As written in the text: {name}."}, "label": STR,
             "type": {"type": "string", "enum": list(FIELD_TYPES)},
-            "limit": _null({**INT, "description": "text: the most characters."}),
+            "limit": _null({**INT, "description": "text: the most characters; number: the highest value (the "
+                                                  "lowest is 0)."}),
             "choices": {"type": "array", "items": STR, "description": "choice: the values allowed."},
         }),
         "Template": _obj({
@@ -93,18 +95,28 @@ def openapi_parts() -> tuple[dict, dict]:
         "TemplateList": _obj({"templates": {"type": "array", "items": _ref("Template")}}),
         "TemplatePublish": _obj({
             "values": {"type": "object", "additionalProperties": text(limits.POST_TEXT_MAX),
-                       "description": "A value for each field: a choice as listed, a time as HH:MM, text within "
-                                      "its limit."},
+                       "description": "A value for each field, as a string: a choice as listed, a time as HH:MM, "
+                                      "a whole number in digits up to its limit, text within its limit."},
             "scheduled_at": _null({**TIME_IN, "description": TIME_IN["description"] + " Null or absent: at once."}),
-            "acknowledge_warnings": {**BOOL, "description": "Required (true) when the screening warns."},
+            "acknowledge_warnings": {**BOOL, "description": (
+                "When the screening warns about what was filled in (and the template's approver did not read it), "
+                "the update needs an approver like any post: without true it is refused (400) and nothing is made; "
+                "with true it is made in review (state in_review) for the usual approvals of its channels.")},
         }, required=["values"]),
     }
     template_id = {"name": "template_id", "in": "path", "required": True, "schema": ID}
     publish = _op("publishTemplate", "Post an update from an approved template, without a second approval: its "
-                  "values are checked and screened; it is queued at once or for scheduled_at.",
-                  (201, "Post", "The update, approved and queued."), (400, 403, 404, 409), body="TemplatePublish")
+                  "values are checked and screened; it is queued at once or for scheduled_at. The template's "
+                  "approval covers its own words, not what is typed into it: when the screening warns about a "
+                  "value, the update goes to an approver instead (see acknowledge_warnings); a blocking finding "
+                  "refuses it.",
+                  (201, "Post", "The update: approved and queued (state approved), or, when the screening warned "
+                                "about what was filled in, in review for an approver (state in_review)."),
+                  (400, 403, 404, 409), body="TemplatePublish")
     publish["responses"]["201"]["headers"] = {
         "Location": {"schema": STR, "description": "The new post's address in this API."}}
+    publish["responses"]["201"]["links"] = {  # the update is a post like any other: read it, withdraw it
+        op: {"operationId": op, "parameters": {"post_id": "$response.body#/id"}} for op in ("getPost", "withdrawPost")}
     paths = {
         "/templates": {"get": _op("listTemplates", "The templates of the units the caller works for.",
                                   (200, "TemplateList", "The templates."), ())},
