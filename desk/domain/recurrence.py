@@ -243,11 +243,15 @@ def _days_words(rule: Rule) -> str:
     else:
         on_week = _join([DAY_WORDS[d] for d in week])
     on_month = f"the {_join([_ordinal(d) for d in sorted(rule.days)])} of the month"
+    # A step ('*/2') leaves a day field out of cron's either-or, but it still limits the days.
+    month_limited, week_limited = rule.days_given or len(rule.days) < 31, len(week) < 7
     if rule.days_given and rule.weekdays_given:
         words = f"On {on_month} and on {on_week}"
-    elif rule.days_given:
+    elif month_limited and week_limited:
+        words = f"{on_week} that fall on {on_month}"
+    elif month_limited:
         words = f"On {on_month}"
-    elif rule.weekdays_given and len(week) < 7:
+    elif week_limited:
         words = on_week
     else:
         words = "Every day"
@@ -266,8 +270,10 @@ def _times_words(rule: Rule) -> str:
             and list(hours) == list(range(hours[0], hours[-1] + 1)))
     if even:
         every = "every hour" if step == 60 else f"every {step} minutes"
+        if len(hours) == 24 and mins[0]:  # '5/15': say where the steps start
+            return every + (f" at {mins[0]} minutes past" if step == 60 else f" from {mins[0]} minutes past the hour")
         if len(hours) == 24:
-            return every + (f" at {mins[0]} minutes past" if step == 60 and mins[0] else "")
+            return every
         return f"{every} from {times[0]:%H:%M} to {times[-1]:%H:%M}"
     return (f"at {_join([f'{m:02d}' for m in mins])} minutes past the hour"
             f" (hours {_join([f'{h:02d}' for h in hours])})")
