@@ -8,6 +8,7 @@ from flask import Flask
 from .config import ConfigError, load_dotenv_if_present, settings_from_env
 from .db import make_engine, make_session_factory
 from .domain import limits
+from .domain.audit_keys import key_bytes
 
 __all__ = ["create_app", "ConfigError"]
 
@@ -49,7 +50,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     engine = app.config.get("DESK_ENGINE") or make_engine(settings.database_url)
     app.extensions["desk.engine"] = engine
-    app.extensions["desk.sessions"] = make_session_factory(engine)
+    app.extensions["desk.sessions"] = make_session_factory(engine, audit_key=key_bytes(settings.audit_key))
 
     from .web.extensions import csrf, login_manager
 

@@ -17,6 +17,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from .db import make_engine, make_session_factory
+from .domain.audit_keys import key_bytes
 from .domain.errors import DeskError, ValidationFailed
 from .models import Unit
 from .services.audit_trail import SystemActor
@@ -229,7 +230,7 @@ def worker(show_status, as_json):
         # A connection for each call in flight, the heartbeat and the passes: with the default five, the
         # pool's overflow would open and close a server connection for nearly every post.
         engine = make_engine(s.database_url, pool_size=s.worker_pool_size + 4, max_overflow=4)
-        sessions = make_session_factory(engine)
+        sessions = make_session_factory(engine, audit_key=key_bytes(s.audit_key))
     try:
         publishing_worker.serve(s, engine, sessions)
     except publishing_worker.WorkerRefused as exc:
@@ -337,21 +338,64 @@ def audit():
     """Verify and export the audit trail."""
 
 
+def _heads(_ctx, _param, values):
+    from .domain.audit_anchors import parse_head
+
+    try:
+        return tuple(parse_head(v) for v in values)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 @audit.command("verify")
-def audit_verify():
-    """Walk the hash chain; exit 1 and name the first bad row when it is broken."""
+@click.option("--expect-head", "heads", metavar="SEQ:HASH", multiple=True, callback=_heads,
+              help="A head as an anchor recorded it: fail if the trail no longer reaches that row with that hash "
+                   "(rows cut from its end, or a chain rebuilt). May be given more than once.")
+def audit_verify(heads):
+    """Walk the hash chain (and the HMACs, with DESK_AUDIT_KEY); exit 1 and name the first bad row when broken."""
     from .services import audit_trail
 
     with session_scope() as s:
-        report = audit_trail.verify(s)
+        report = audit_trail.verify(s, heads)
     if report.ok:
         click.echo(f"Audit chain intact: {report.checked} rows.")
         # The head is what an outside record must hold to catch a later truncation of the tail.
         click.echo(f"Head: row {report.checked}, hash {report.head_hash}")
+        click.echo(_keyed_words(report))
+        for head in heads:
+            click.echo(f"Reaches the anchored head {head}.")
         return
-    click.echo(f"Audit chain BROKEN at row {report.bad_seq}: {report.problem}. The {report.checked} rows before "
-               f"it are intact. Keep the database as it is and tell the information security team.", err=True)
+    # After an anchor's failure the rows before it need not be intact: only a fault of the walk says they are.
+    intact = (f" The {report.checked} rows before it are intact." if report.checked and
+              report.bad_seq == report.checked + 1 else "")
+    click.echo(f"Audit chain BROKEN at row {report.bad_seq}: {report.problem}.{intact} Keep the database as it "
+               "is and tell the information security team.", err=True)
     sys.exit(1)
+
+
+def _keyed_words(report) -> str:
+    if report.keyed_from is None:
+        return ("No row carries an HMAC: the next row written starts the keyed chain." if report.macs_checked else
+                "No row carries an HMAC (DESK_AUDIT_KEY is not set).")
+    if report.macs_checked:
+        return f"Keyed from row {report.keyed_from}: every row from there matches its HMAC under DESK_AUDIT_KEY."
+    return (f"Keyed from row {report.keyed_from}, but DESK_AUDIT_KEY is not set here, so the HMACs were not "
+            "checked: a chain rebuilt from the database alone would pass. Run it again with the key.")
+
+
+@audit.command("anchor")
+def audit_anchor():
+    """Write the trail's head (row and hash) to DESK_AUDIT_ANCHOR: a file, syslog, or an e-mail."""
+    from .services import audit_anchors
+
+    if not settings().audit_anchor:
+        raise click.ClickException("DESK_AUDIT_ANCHOR is not set, so there is nowhere to anchor the head: set it "
+                                   "to file:///path, syslog://HOST:PORT or mailto:ADDRESS. Nothing was written.")
+    with session_scope() as s:
+        head = audit_anchors.anchor(s, operator(), settings().audit_anchor,
+                                    audit_anchors.MailServer.from_settings(settings()))
+    click.echo(f"Anchored the head, row {head.seq}, to {settings().audit_anchor}. Later, "
+               f"`desk audit verify --expect-head {head}` checks that the trail still reaches it.")
 
 
 def _local_bound(text: str | None, option: str, end: bool = False):

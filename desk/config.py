@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .domain.audit_anchors import parse_server, parse_sink
 from .domain.lateness import DEFAULT_LATE_AFTER_MINUTES
 from .domain.media_types import DEFAULT_MAX_IMAGE_PIXELS, PILLOW_MAX_IMAGE_PIXELS
 from .domain.sign_in_sessions import DEFAULT_IDLE_MINUTES, DEFAULT_MAX_HOURS
@@ -69,6 +70,12 @@ class Settings:
     # A sign-in session ends after this long without use, and this long after signing in whatever its use.
     session_idle_minutes: int = DEFAULT_IDLE_MINUTES
     session_max_hours: int = DEFAULT_MAX_HOURS
+    # The audit trail's HMAC key (never stored in the database), and where its head is anchored: "" for none.
+    audit_key: str = ""
+    audit_anchor: str = ""
+    # The mail server (HOST:PORT) and sender for anchors sent by e-mail.
+    smtp_server: str = "localhost:25"
+    mail_from: str = "desk@localhost"
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -132,6 +139,14 @@ def settings_from_env(instance_path: str, env: dict | None = None) -> Settings:
     if idle < 1 or max_hours < 1 or idle > max_hours * 60:
         raise ConfigError(f"DESK_SESSION_IDLE_MINUTES ({idle}) and DESK_SESSION_MAX_HOURS ({max_hours}) must be at "
                           "least 1, and the idle timeout no longer than the whole session.")
+    anchor = (env.get("DESK_AUDIT_ANCHOR") or "").strip()
+    smtp = (env.get("DESK_SMTP_SERVER") or "localhost:25").strip()
+    try:
+        if anchor:
+            parse_sink(anchor)
+        parse_server(smtp)
+    except ValueError as exc:  # the message names the variable and the forms it takes
+        raise ConfigError(str(exc)) from None
     return Settings(
         database_url=db_url,
         secret_key=secret,
@@ -149,4 +164,8 @@ def settings_from_env(instance_path: str, env: dict | None = None) -> Settings:
         session_idle_minutes=idle,
         session_max_hours=max_hours,
         max_image_pixels=max_pixels,
+        audit_key=require_long_key(env, "DESK_AUDIT_KEY"),
+        audit_anchor=anchor,
+        smtp_server=smtp,
+        mail_from=(env.get("DESK_MAIL_FROM") or "desk@localhost").strip(),
     )

@@ -62,8 +62,10 @@ def make_engine(url: str, **kwargs) -> Engine:
     return create_engine(url, **kwargs)
 
 
-def make_session_factory(engine: Engine) -> sessionmaker:
-    return sessionmaker(bind=engine, expire_on_commit=False)
+def make_session_factory(engine: Engine, *, audit_key: bytes | None = None) -> sessionmaker:
+    """Sessions on `engine`; each carries the audit key (in `session.info`), so that every row the web app,
+    a command or the worker appends to the audit trail is sealed with it, and verify checks with it."""
+    return sessionmaker(bind=engine, expire_on_commit=False, info={"audit_key": audit_key})
 
 
 def is_postgres(session_or_engine) -> bool:

@@ -397,6 +397,9 @@ class AuditEvent(Base):
     details: Mapped[str] = mapped_column(Text, default="{}")  # canonical JSON
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    # HMAC-SHA256 of `hash` under DESK_AUDIT_KEY, which the database never holds; None for rows written
+    # before the key was set (see domain/audit_keys.py).
+    mac: Mapped[str | None] = mapped_column(String(64))
 
 
 class AccessGrant(Base):

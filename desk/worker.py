@@ -28,7 +28,7 @@ from .domain import rate_limits
 from .domain.clock import utcnow
 from .platforms import PlatformContext, PlatformError, publisher_for
 from .platforms.base import PERMANENT, RATE_LIMITED, TRANSIENT
-from .services import housekeeping, publishing, reconciling, worker_registry
+from .services import audit_anchors, housekeeping, publishing, reconciling, worker_registry
 
 log = logging.getLogger("desk.worker")
 
@@ -125,7 +125,8 @@ class Runner:
         if upkeep:
             with self.db():
                 # grants that expire, event feeds that end, a series' next occurrences
-                housekeeping.run(self.sessions, self.worker, now, zone=s.zone)
+                housekeeping.run(self.sessions, self.worker, now, zone=s.zone, anchor_to=s.audit_anchor,
+                                 mail=audit_anchors.MailServer.from_settings(s))
                 with self.sessions() as session:
                     result.expired = publishing.expire_leases(session, self.worker, now=now)
                     result.held, result.released, result.late = publishing.hold_and_release(

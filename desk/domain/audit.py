@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from .audit_keys import mac_problem
+
 GENESIS = "0" * 64
 # Keys that may never be written into the trail, whatever a caller passes in details.
 SECRET_KEYS = {"password", "token", "access_token", "refresh_token", "secret", "credentials", "client_secret"}
@@ -63,13 +65,24 @@ class ChainReport:
     problem: str | None = None
     bad_seq: int | None = None
     head_hash: str = GENESIS
+    # The first row that carries an HMAC (None: no row does), and whether a key checked the HMACs.
+    keyed_from: int | None = None
+    macs_checked: bool = False
 
 
-def verify_chain(rows: Iterable[Mapping[str, Any]]) -> ChainReport:
-    """Walk rows in seq order; name the first one that was altered, inserted or deleted."""
+EMPTIED = ("the trail is empty (row 1 and every row after it missing), though the desk holds records whose making "
+           "was audited: the trail was emptied")
+
+
+def verify_chain(rows: Iterable[Mapping[str, Any]], key: bytes | None = None, *,
+                 must_have_rows: bool = False) -> ChainReport:
+    """Walk rows in seq order; name the first one that was altered, inserted or deleted. With `key`, each
+    row's HMAC (a row's "mac", when it has one) is checked too. `must_have_rows`: the desk holds records
+    whose making was audited, so an empty trail is one that was emptied."""
     expected_prev = GENESIS
     expected_seq = 1
     checked = 0
+    keyed_from = None
     for row in rows:
         seq = row["seq"]
         if seq != expected_seq:
@@ -86,8 +99,16 @@ def verify_chain(rows: Iterable[Mapping[str, Any]]) -> ChainReport:
             )
         if row_hash(row) != row["hash"]:
             return ChainReport(False, checked, f"row {seq} was altered: its content no longer matches its hash", seq,
-                               expected_prev)
+                               expected_prev, keyed_from, key is not None)
+        mac = row.get("mac")
+        problem = mac_problem(seq, row["hash"], mac, key, keyed_from)
+        if problem:
+            return ChainReport(False, checked, problem, seq, expected_prev, keyed_from, key is not None)
+        if mac and keyed_from is None:
+            keyed_from = seq
         expected_prev = row["hash"]
         expected_seq += 1
         checked += 1
-    return ChainReport(True, checked, None, None, expected_prev)
+    if not checked and must_have_rows:
+        return ChainReport(False, 0, EMPTIED, 1, GENESIS, None, key is not None)
+    return ChainReport(True, checked, None, None, expected_prev, keyed_from, key is not None)

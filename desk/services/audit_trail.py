@@ -8,13 +8,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, or_, select, text
+from sqlalchemy import exists, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from ..db import is_postgres
-from ..domain import audit, limits
+from ..domain import audit, audit_keys, limits
+from ..domain.audit_anchors import Head, expect_heads
 from ..domain.clock import utcnow
-from ..models import AuditEvent, Channel, Target
+from ..models import AuditEvent, Channel, Target, Unit, User
 
 # Any constant will do: it names the advisory lock that serialises appends to the chain.
 _CHAIN_LOCK = 0x6465736B
@@ -39,6 +40,11 @@ def actor_fields(actor) -> tuple[int | None, str]:
     return actor.id, actor.email
 
 
+def audit_key(session: Session) -> bytes | None:
+    """DESK_AUDIT_KEY, as the session factory was given it (db.make_session_factory)."""
+    return session.info.get("audit_key")
+
+
 def record(session: Session, actor, action: str, object_type: str, object_id=None, *,
            details: dict | None = None, unit_id: int | None = None, channel_id: int | None = None,
            post_id: int | None = None, now: datetime | None = None) -> AuditEvent:
@@ -49,7 +55,12 @@ def record(session: Session, actor, action: str, object_type: str, object_id=Non
     session.flush()
     if is_postgres(session):
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHAIN_LOCK})
-    head = session.execute(select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)).first()
+    head = session.execute(select(AuditEvent.seq, AuditEvent.hash, AuditEvent.mac)
+                           .order_by(AuditEvent.seq.desc()).limit(1)).first()
+    key = audit_key(session)
+    if head and head.mac and key is None:
+        # An unsealed row on a sealed trail would make verify fail there for ever: refuse, and say why.
+        raise audit_keys.AuditKeyMissing(audit_keys.KEY_MISSING)
     seq, prev = (head[0] + 1, head[1]) if head else (1, audit.GENESIS)
     actor_id, actor_label = actor_fields(actor)
     at = now or utcnow()
@@ -60,10 +71,11 @@ def record(session: Session, actor, action: str, object_type: str, object_id=Non
         "channel_id": channel_id, "post_id": post_id,
         "details": audit.canonical_details(limits.bounded_details(details)),
     }
+    digest = audit.row_hash(row)
     event = AuditEvent(
         seq=seq, at=at, actor_id=actor_id, actor=actor_label, action=action, object_type=object_type,
         object_id=row["object_id"], unit_id=unit_id, channel_id=channel_id, post_id=post_id,
-        details=row["details"], prev_hash=prev, hash=audit.row_hash(row),
+        details=row["details"], prev_hash=prev, hash=digest, mac=audit_keys.row_mac(key, digest) if key else None,
     )
     session.add(event)
     session.flush()
@@ -93,13 +105,24 @@ def _stream(session: Session, batch: int = 2000) -> Iterator[dict]:
         if not rows:
             return
         for e in rows:
-            yield event_row(e)
+            yield {**event_row(e), "mac": e.mac}
         last = rows[-1].seq
         session.expunge_all()
 
 
-def verify(session: Session) -> audit.ChainReport:
-    return audit.verify_chain(_stream(session))
+def desk_has_records(session: Session) -> bool:
+    """Whether the desk holds rows whose making is always audited: then its trail cannot be empty."""
+    return bool(session.scalar(select(exists(select(User.id)) | exists(select(Unit.id)))))
+
+
+def verify(session: Session, expected_heads: tuple[Head, ...] = ()) -> audit.ChainReport:
+    """Walk the whole chain (checking HMACs when the session has the key), then each anchored head."""
+    report = audit.verify_chain(_stream(session), audit_key(session), must_have_rows=desk_has_records(session))
+    if not report.ok or not expected_heads:
+        return report
+    seqs = [h.seq for h in expected_heads]
+    found = dict(session.execute(select(AuditEvent.seq, AuditEvent.hash).where(AuditEvent.seq.in_(seqs))).all())
+    return expect_heads(report, list(expected_heads), found)
 
 
 @dataclass
@@ -144,7 +167,7 @@ def query(session: Session, f: AuditFilter, page: int = 1, per_page: int = 50) -
 
 
 CSV_COLUMNS = ["seq", "at", "actor", "actor_id", "action", "object_type", "object_id", "unit_id", "channel_id",
-               "post_id", "details", "prev_hash", "hash"]
+               "post_id", "details", "prev_hash", "hash", "mac"]
 
 
 def export_csv(session: Session, f: AuditFilter, out: io.TextIOBase) -> int:
@@ -158,7 +181,7 @@ def export_csv(session: Session, f: AuditFilter, out: io.TextIOBase) -> int:
         if not rows:
             return count
         for e in rows:
-            r = event_row(e)
+            r = {**event_row(e), "mac": e.mac}
             writer.writerow([r[c] if c != "at" else r["at"] for c in CSV_COLUMNS])
             count += 1
         last = rows[-1].seq

@@ -1,7 +1,7 @@
 """What the worker does each pass besides publishing, because time passed: access grants that expire
-or are due their 14-day warning, event feeds that end, and the occurrences of recurring series to make.
-Each part is its own transaction; a failure is logged and never stops the publishing that follows (the
-next pass tries again)."""
+or are due their 14-day warning, event feeds that end, the occurrences of recurring series to make, and
+(when DESK_AUDIT_ANCHOR says where) the audit trail's daily anchor. Each part is its own transaction; a
+failure is logged and never stops the publishing that follows (the next pass tries again)."""
 from __future__ import annotations
 
 import logging
@@ -10,7 +10,7 @@ from functools import partial
 from zoneinfo import ZoneInfo
 
 from ..domain.clock import utcnow
-from . import event_feeds, grants, recurring
+from . import audit_anchors, event_feeds, grants, recurring
 
 log = logging.getLogger("desk.worker")
 
@@ -19,13 +19,19 @@ STEPS = (("grants", grants.expire_and_warn, ("expired", "warned")),
          ("event_feeds", event_feeds.close_ended_feeds, ("reminded", "dormant")))
 
 
-def run(session_factory, worker: str, now: datetime | None = None, *, zone: ZoneInfo) -> dict[str, int]:
+def run(session_factory, worker: str, now: datetime | None = None, *, zone: ZoneInfo, anchor_to: str = "",
+        mail: audit_anchors.MailServer | None = None) -> dict[str, int]:
     """Counts per step, e.g. {"grants.expired": 1, "event_feeds.dormant": 0, ...}. `zone` is the desk's
-    (a series' rule is read on its clock)."""
+    (a series' rule is read on its clock); `anchor_to` DESK_AUDIT_ANCHOR ("": no anchor), `mail` the server
+    for an anchor sent by e-mail."""
     now = now or utcnow()
     counts: dict[str, int] = {}
     series = ("recurring", partial(recurring.generate, zone=zone), ("made", "missed", "ended"))
-    for name, step, labels in (*STEPS, series):
+    steps = [*STEPS, series]
+    if anchor_to:
+        steps.append(("audit_anchor", partial(audit_anchors.anchor_if_due, setting=anchor_to, mail=mail),
+                      ("anchored", "failed")))
+    for name, step, labels in steps:
         try:
             with session_factory() as s:
                 done = step(s, now, worker=worker)
