@@ -125,8 +125,8 @@ class Runner:
         if upkeep:
             with self.db():
                 # grants that expire, event feeds that end, a series' next occurrences
-                housekeeping.run(self.sessions, self.worker, now, zone=s.zone, anchor_to=s.audit_anchor,
-                                 mail=audit_anchors.MailServer.from_settings(s))
+                housekeeping.run(self.sessions, self.worker, now, zone=s.zone, late_after_minutes=s.late_after_minutes,
+                                 anchor_to=s.audit_anchor, mail=audit_anchors.MailServer.from_settings(s))
                 with self.sessions() as session:
                     result.expired = publishing.expire_leases(session, self.worker, now=now)
                     result.held, result.released, result.late = publishing.hold_and_release(

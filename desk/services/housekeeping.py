@@ -10,6 +10,7 @@ from functools import partial
 from zoneinfo import ZoneInfo
 
 from ..domain.clock import utcnow
+from ..domain.lateness import DEFAULT_LATE_AFTER_MINUTES
 from . import audit_anchors, event_feeds, grants, recurring
 
 log = logging.getLogger("desk.worker")
@@ -19,14 +20,16 @@ STEPS = (("grants", grants.expire_and_warn, ("expired", "warned")),
          ("event_feeds", event_feeds.close_ended_feeds, ("reminded", "dormant")))
 
 
-def run(session_factory, worker: str, now: datetime | None = None, *, zone: ZoneInfo, anchor_to: str = "",
+def run(session_factory, worker: str, now: datetime | None = None, *, zone: ZoneInfo,
+        late_after_minutes: int = DEFAULT_LATE_AFTER_MINUTES, anchor_to: str = "",
         mail: audit_anchors.MailServer | None = None) -> dict[str, int]:
     """Counts per step, e.g. {"grants.expired": 1, "event_feeds.dormant": 0, ...}. `zone` is the desk's
-    (a series' rule is read on its clock); `anchor_to` DESK_AUDIT_ANCHOR ("": no anchor), `mail` the server
-    for an anchor sent by e-mail."""
+    (a series' rule is read on its clock); `late_after_minutes` its default of how late is too late;
+    `anchor_to` DESK_AUDIT_ANCHOR ("": no anchor), `mail` the server for an anchor sent by e-mail."""
     now = now or utcnow()
     counts: dict[str, int] = {}
-    series = ("recurring", partial(recurring.generate, zone=zone), ("made", "missed", "ended"))
+    series = ("recurring", partial(recurring.generate, zone=zone, late_after_minutes=late_after_minutes),
+              ("made", "missed", "ended"))
     steps = [*STEPS, series]
     if anchor_to:
         steps.append(("audit_anchor", partial(audit_anchors.anchor_if_due, setting=anchor_to, mail=mail),

@@ -111,12 +111,12 @@ def _approvers(approvals: list[Approval]) -> list[dict]:
              "decided_at": a.decided_at.isoformat()} for a in approvals]
 
 
-def _plan(series: Post, rule: rules.Rule, zone: ZoneInfo, now: datetime, horizon: timedelta):
+def _plan(series: Post, rule: rules.Rule, zone: ZoneInfo, now: datetime, horizon: timedelta, late_after_minutes: int):
     """(missed, to make, made up to): what the rule gives since the series was last looked at."""
     since = series.recurrence_generated_until or now
     # An occurrence found later than its channels allow (the worker was stopped) is not made: a morning
     # traffic update is wrong by the afternoon. It is listed on the record instead.
-    allowed = min(lateness.allowed_lateness(t.channel.late_after_minutes) for t in series.targets)
+    allowed = min(lateness.allowed_lateness(t.channel.late_after_minutes, late_after_minutes) for t in series.targets)
     missed, make = [], []
     # A rule rarer than the horizon (a weekly appeal) still has its next occurrence made.
     upto = max([since, now + horizon, *rules.upcoming(rule, zone, now, 1, series.recurrence_until)])
@@ -133,13 +133,13 @@ def _ended(series: Post, rule: rules.Rule, zone: ZoneInfo) -> bool:
 
 
 def _generate_one(session: Session, series: Post, zone: ZoneInfo, now: datetime, horizon: timedelta,
-                  actor) -> tuple[int, int, int]:
+                  actor, late_after_minutes: int) -> tuple[int, int, int]:
     rule = rule_of(series)
     approvals = series_approvals(series)
     if rule is None or not approvals or not series.targets:
         log.error("series %s is running without a rule, targets or approval: nothing made", series.id)
         return 0, 0, 0
-    missed, make, upto = _plan(series, rule, zone, now, horizon)
+    missed, make, upto = _plan(series, rule, zone, now, horizon, late_after_minutes)
     taken = set(session.scalars(select(Post.occurrence_at).where(
         Post.series_id == series.id, Post.occurrence_at.in_(make)))) if make else set()
     made = 0
@@ -171,8 +171,10 @@ def _generate_one(session: Session, series: Post, zone: ZoneInfo, now: datetime,
 
 
 def generate(session: Session, now: datetime | None = None, worker: str = "worker",
-             horizon: timedelta = HORIZON, *, zone: ZoneInfo) -> tuple[int, int, int]:
+             horizon: timedelta = HORIZON, *, zone: ZoneInfo,
+             late_after_minutes: int = lateness.DEFAULT_LATE_AFTER_MINUTES) -> tuple[int, int, int]:
     """Make the occurrences of every running series up to `horizon` ahead: (made, missed, ended).
+    `late_after_minutes` is the desk's default of how late is too late, for channels without their own.
 
     One transaction per series, holding its row (skipped when another worker or an edit holds it);
     the unique (series, time) slot is the last guard, so running it twice, or twice at once, makes
@@ -191,7 +193,7 @@ def generate(session: Session, now: datetime | None = None, worker: str = "worke
             session.rollback()
             continue  # stopped meanwhile, or another worker has it now
         try:
-            done = _generate_one(session, series, zone, now, horizon, actor)
+            done = _generate_one(session, series, zone, now, horizon, actor, late_after_minutes)
             session.commit()
         except IntegrityError:
             session.rollback()  # another worker made the same occurrence first: it exists once
