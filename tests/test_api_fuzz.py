@@ -8,6 +8,7 @@ runs derandomised, so CI sees the same cases every run and a failure is reproduc
 """
 from __future__ import annotations
 
+import atexit
 import shutil
 import tempfile
 from collections import Counter
@@ -57,6 +58,7 @@ def _app(folder: str):
 # Built when the module is collected: schemathesis makes one test per operation from the served document
 # (its fixture-based loader does not run on this pytest). The database is filled by the fixture below.
 FOLDER = tempfile.mkdtemp(prefix="desk-fuzz-")
+atexit.register(shutil.rmtree, FOLDER, True)  # also when the tests here are deselected and never run
 APP = _app(FOLDER)
 schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", APP)
 
@@ -72,7 +74,6 @@ def tokens(request):
         submit(s, world.author, waiting.post.id)
     yield made
     APP.extensions["desk.engine"].dispose()
-    shutil.rmtree(FOLDER, ignore_errors=True)
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None and CALLS:
         single = {op: n for op, n in CALLS.items() if not op.startswith("linked ")}
