@@ -8,13 +8,17 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DatabaseError
+from test_golden_hashes import doc_code
 
+from desk import create_app
 from desk.db import make_session_factory
 from desk.domain import audit, audit_keys
 from desk.domain.errors import DeskError
 from desk.models import AuditEvent
 from desk.services import admin, audit_trail
 from desk.services.audit_trail import SystemActor
+
+from conftest import World, login, post_form
 
 T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 KEY = audit_keys.key_bytes("an audit key of at least thirty-two characters")
@@ -222,3 +226,49 @@ def test_verify_fails_on_an_empty_trail_when_the_desk_has_other_rows(engine, ses
     session.expire_all()
     report = audit_trail.verify(session)
     assert not report.ok and report.checked == 0 and report.bad_seq == 1 and "empty" in report.problem
+
+
+# ---- the Verify button ----------------------------------------------------------------------------------
+
+def test_the_verify_page_says_the_keyed_part_was_checked_and_names_an_emptied_trail(sqlite_engine, tmp_path):
+    app = create_app({"TESTING": True, "TWO_FACTOR_ENFORCED": False, "DESK_ENGINE": sqlite_engine,
+                      "ENV": {"DESK_ENV": "development", "DESK_SECRET_KEY": "test-secret",
+                              "DESK_AUDIT_KEY": KEY.decode(), "DESK_MEDIA_DIR": str(tmp_path / "media")}})
+    with app.extensions["desk.sessions"]() as s:
+        World(s)
+    client = app.test_client()
+    login(client, "auditor@desk.test")
+    page = post_form(client, "/audit/verify", {}, page_url="/audit/").get_data(as_text=True)
+    assert "The chain is intact" in page and "Every row from row 1 also matches its HMAC" in page
+    with sqlite_engine.begin() as conn:
+        conn.execute(text("DROP TRIGGER audit_events_no_delete"))
+        conn.execute(text("DELETE FROM audit_events"))
+    page = post_form(client, "/audit/verify", {}, page_url="/audit/").get_data(as_text=True)
+    assert "The chain is broken at row 1" in page and "The trail is empty" in page and "was emptied" in page
+
+
+# ---- the keyed form as docs/hash-formats.md gives it to an auditor ---------------------------------------
+
+EXAMPLE_KEY = "an example key: never use this one in production"
+ROW_1_HASH = "824603a84c7b11519cc11cd961c20f6694a8a477c3a87078ea6fc3bd089413ab"
+ROW_1_MAC = "509a97c3580d8822449cfffc203dba6e409f7cbdefa8dfdb5206887f50b19ff5"
+
+
+def test_the_worked_example_of_the_docs_is_the_hmac_the_desk_writes():
+    assert audit_keys.row_mac(audit_keys.key_bytes(EXAMPLE_KEY), ROW_1_HASH) == ROW_1_MAC
+    assert doc_code()["row_mac"](f" {EXAMPLE_KEY} ", ROW_1_HASH) == ROW_1_MAC
+
+
+def test_the_code_in_the_docs_checks_the_hmacs_of_an_export(engine, sessions, keyed, tmp_path):
+    code = doc_code()
+    for factory, i in ((sessions, 1), (sessions, 2), (keyed, 3), (keyed, 4)):
+        with factory() as s:
+            audit_trail.record(s, CLI, "unit.created", "unit", i, now=T0)
+            s.commit()
+    export = tmp_path / "audit.csv"
+    with keyed() as s, export.open("w", encoding="utf-8", newline="") as out:
+        audit_trail.export_csv(s, audit_trail.AuditFilter(), out)
+    assert code["verify_export"](str(export))[0] == 4
+    assert code["verify_export_macs"](str(export), KEY.decode()) == 3
+    with pytest.raises(SystemExit, match="row 3 does not match its HMAC"):
+        code["verify_export_macs"](str(export), OTHER_KEY.decode())
