@@ -59,7 +59,7 @@ def test_a_definition_is_checked_whole_with_each_problem_on_its_field():
     assert errors["fields-0-choices"] == ["List at least two choices, one per line."]
     assert "lower-case name" in errors["fields-1-name"][0]
     assert "from 1 to 280" in errors["fields-2-limit"][0] and "{note} is not in the text" in errors["fields-2-name"][0]
-    assert errors["fields-3-type"] == ["Choose a type: choice, time, text."]
+    assert errors["fields-3-type"] == ["Choose a type: choice, time, number, text."]
 
 
 def test_values_are_made_clean_or_refused_each_with_its_own_words():
@@ -218,15 +218,7 @@ def test_a_blocking_finding_in_a_value_stops_the_update_naming_the_words(session
     assert not trail(session, "post.published_from_template")
 
 
-def test_a_warning_in_a_value_needs_the_tick_and_is_recorded(session, world, now):
-    t = approved_template(world, now)
-    values = {**VALUES, "advice": "Drivers can call 07911 123456."}
-    with pytest.raises(ValidationFailed) as refused:
-        service.publish_from_template(session, world.author, t.id, values, now=now)
-    assert set(refused.value.field_errors) == {"values.advice", "acknowledge_warnings"}
-    result = service.publish_from_template(session, world.author, t.id, values, acknowledge_warnings=True, now=now)
-    assert [f.matched for f in result.warnings] == ["07911 123456"]
-    assert trail(session, "post.published_from_template")[0]["acknowledged_findings"][0]["rule"] == "phone_number"
+# A warning in a value sends the update to an approver: tests/test_template_warnings.py.
 
 
 def test_only_staff_who_may_draft_for_its_channels_may_post_from_it(session, world, now):
@@ -351,9 +343,11 @@ def test_the_demo_template_lets_co11_staff_post_an_update_at_once(session, now, 
     demo.load(session, OPERATOR, ZoneInfo("Europe/London"), now=now)
     t = session.scalars(select(PostTemplate)).one()
     assert t.status == service.APPROVED and t.name == "Road closure update"
+    assert not domain.has_free_text(service.fields_of(t))  # the common update carries no free text
     constable = accounts.find_user(session, "co11@desk.example")
     post = service.publish_from_template(session, constable, t.id, {
-        "road": "Park Lane", "direction": "westbound", "until": "18:00", "advice": "Use Edgware Road."}, now=now).post
+        "road": "Park Lane", "direction": "westbound", "until": "18:00", "advice": "use edgware road instead."},
+        now=now).post
     assert post.targets[0].channel.approvals_required == 2 and post.status == wf.APPROVED  # no second key needed
     assert list(one_pass(now + timedelta(seconds=1)).outcomes.values()) == [wf.T_PUBLISHED]
     published = session.scalars(select(TrainingPublication)).one()

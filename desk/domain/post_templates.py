@@ -3,9 +3,11 @@
     "{road} is closed {direction} from {time}. {advice}"
 
 Each `{name}` is a field with a type and a limit: `choice` (one of a fixed list), `time` (HH:MM, 24
-hours) or `text` (free text up to N characters). An approved template lets unit staff post an update
-without a second approval, so the values are the only words that change: they are checked here, and
-screened like any post by the service. `{{` and `}}` stand for literal braces.
+hours), `number` (a whole number from 0 up to N) or `text` (free text up to N characters). An approved
+template lets unit staff post an update without a second approval, so the values are the only words that
+change: they are checked here, and screened like any post by the service. Only a `text` field lets someone
+type words the template's approver never read; the others are what make a common update need no approver
+(`template_gate.py` says when one is needed). `{{` and `}}` stand for literal braces.
 """
 from __future__ import annotations
 
@@ -18,13 +20,17 @@ from dataclasses import asdict, dataclass, field
 
 from .errors import ValidationFailed
 
-CHOICE, TIME, TEXT = "choice", "time", "text"
-FIELD_TYPES = {CHOICE: "A choice from a list", TIME: "A time (HH:MM)", TEXT: "Free text, up to a limit"}
+CHOICE, TIME, NUMBER, TEXT = "choice", "time", "number", "text"
+FIELD_TYPES = {CHOICE: "A choice from a list", TIME: "A time (HH:MM)", NUMBER: "A whole number, up to a limit",
+               TEXT: "Free text, up to a limit"}
 MAX_FIELDS = 8
 MAX_TEXT = 280
+# Six digits at most: a number field must not be able to carry a phone number or a card number.
+MAX_NUMBER = 999_999
 MAX_CHOICES = 40
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 TIME_RE = re.compile(r"^([01]?\d|2[0-3])[:.]([0-5]\d)$")
+NUMBER_RE = re.compile(r"^[0-9]+$")  # ASCII digits only: int() would also take Arabic-Indic digits
 STATUSES = {"draft": "Draft: waiting for approval", "approved": "Approved: staff may post from it",
             "suspended": "Suspended: nobody may post from it"}
 
@@ -34,7 +40,7 @@ class FieldSpec:
     name: str
     label: str
     type: str
-    limit: int | None = None           # text: the most characters
+    limit: int | None = None           # text: the most characters; number: the highest value
     choices: tuple[str, ...] = field(default=())  # choice: the values allowed
 
     def as_dict(self) -> dict:
@@ -47,6 +53,8 @@ class FieldSpec:
             return "one of: " + "; ".join(self.choices)
         if self.type == TIME:
             return "a time, HH:MM (24 hours)"
+        if self.type == NUMBER:
+            return f"a whole number from 0 to {self.limit}"
         return f"up to {self.limit} characters"
 
 
@@ -117,7 +125,9 @@ def parse_fields(raw: Iterable[Mapping]) -> tuple[tuple[FieldSpec, ...], dict[st
             bad(i, "choices", f"At most {MAX_CHOICES} choices, each up to {MAX_TEXT} characters.")
         elif kind == TEXT and (limit is None or not 1 <= limit <= MAX_TEXT):
             bad(i, "limit", f"Say how many characters the text may have, from 1 to {MAX_TEXT}.")
-        specs.append(FieldSpec(name, label, kind, limit if kind == TEXT else None,
+        elif kind == NUMBER and (limit is None or not 1 <= limit <= MAX_NUMBER):
+            bad(i, "limit", f"Say the highest number allowed, from 1 to {MAX_NUMBER}.")
+        specs.append(FieldSpec(name, label, kind, limit if kind in (TEXT, NUMBER) else None,
                                choices if kind == CHOICE else ()))
     if len(specs) > MAX_FIELDS:
         errors.setdefault("fields", []).append(f"A template has at most {MAX_FIELDS} fields.")
@@ -158,7 +168,8 @@ def check(name: str, body: str, raw_fields: Iterable[Mapping]) -> tuple[FieldSpe
 
 
 def validate_values(specs: Iterable[FieldSpec], values: Mapping[str, object]) -> dict[str, str]:
-    """The values made clean (a time as HH:MM, a choice as listed), or every problem keyed 'values.<name>'."""
+    """The values made clean (a time as HH:MM, a choice as listed, a number without leading zeros), or every
+    problem keyed 'values.<name>'."""
     specs = tuple(specs)
     clean, errors = {}, {}
     known = {s.name for s in specs}
@@ -182,6 +193,14 @@ def validate_values(specs: Iterable[FieldSpec], values: Mapping[str, object]) ->
             if not m:
                 errors[key] = [f"{spec.label}: give a time as HH:MM on the 24-hour clock, such as 14:30."]
             clean[spec.name] = f"{int(m.group(1)):02d}:{m.group(2)}" if m else text
+        elif spec.type == NUMBER:
+            digits = (text.lstrip("0") or "0") if NUMBER_RE.match(text) else None
+            if digits is None:
+                errors[key] = [f"{spec.label}: give a whole number from 0 to {spec.limit}, in digits."]
+            elif len(digits) > len(str(MAX_NUMBER)) or int(digits) > (spec.limit or 0):
+                shown = f"; this is {digits}" if len(digits) <= 12 else ""
+                errors[key] = [f"{spec.label}: at most {spec.limit}{shown}."]
+            clean[spec.name] = digits or text
         else:
             if len(text) > (spec.limit or MAX_TEXT):
                 errors[key] = [f"{spec.label}: at most {spec.limit} characters; this has {len(text)}. "
@@ -191,6 +210,12 @@ def validate_values(specs: Iterable[FieldSpec], values: Mapping[str, object]) ->
         raise ValidationFailed("Nothing was published: put right the values marked. What you typed is kept.",
                                field_errors=errors)
     return clean
+
+
+def has_free_text(specs: Iterable[FieldSpec]) -> bool:
+    """Whether staff can type words of their own into it: only then can an update from it draw a warning
+    in what was typed, and go to an approver."""
+    return any(s.type == TEXT for s in specs)
 
 
 def render(body: str, values: Mapping[str, str]) -> Rendered:
@@ -212,12 +237,14 @@ def sample(body: str, specs: Iterable[FieldSpec]) -> Rendered:
     return render(body, {s.name: f"[{s.label}]" for s in specs})
 
 
+def fields_at(rendered: Rendered, start: int, end: int) -> list[str]:
+    """The fields whose values hold some of the words at start..end, in the order of the text's fields."""
+    return [name for name, spans in rendered.spans.items() if any(s < end and start < e for s, e in spans)]
+
+
 def field_at(rendered: Rendered, start: int, end: int) -> str | None:
     """The field whose value holds the words at start..end; None when they are in the template's own text."""
-    for name, spans in rendered.spans.items():
-        if any(s < end and start < e for s, e in spans):
-            return name
-    return None
+    return next(iter(fields_at(rendered, start, end)), None)
 
 
 def content_hash(name: str, body: str, specs: Iterable[FieldSpec], channel_ids: Iterable[int]) -> str:

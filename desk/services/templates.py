@@ -1,9 +1,10 @@
 """Use cases of operational templates: write, approve (four-eyes), suspend, and post an update from one.
 
-An approved template stands in for the second approval: what may change is only its fields' values,
-each typed and limited, and screened like any post before it goes out. Editing a template makes it a
-draft again (a new version) that an approver other than its last editor must approve. One
-transaction each, with its audit event.
+An approved template stands in for the second approval of what its approver read: its own words and choice
+lists. What may change is only its fields' values, each typed and limited, and screened like any post: when
+the screening warns about what was filled in, the update goes to an approver like any post instead
+(`domain/template_gate.py`). Editing a template makes it a draft again (a new version) that an approver
+other than its last editor must approve. One transaction each, with its audit event.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session, object_session
 from ..domain import permissions as perm
 from ..domain import post_templates as domain
 from ..domain import screening_gate as gate
+from ..domain import template_gate
 from ..domain import workflow as wf
 from ..domain.clock import utcnow
 from ..domain.errors import ValidationFailed, WorkflowConflict
@@ -42,8 +44,18 @@ class TemplateInput:
 
 @dataclass
 class Published:
+    """The update made: approved and queued on the template's approval, or in review for an approver."""
+
     post: Post
-    warnings: list[Finding]
+    decision: template_gate.Decision
+
+    @property
+    def sent_for_approval(self) -> bool:
+        return self.decision.needs_approver
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [*self.decision.unread, *self.decision.covered]
 
 
 def fields_of(template: PostTemplate) -> tuple[domain.FieldSpec, ...]:
@@ -81,9 +93,24 @@ def suspension(session: Session, template: PostTemplate) -> AuditEvent | None:
 
 
 def findings_of(template: PostTemplate, now: datetime | None = None) -> list[Finding]:
-    """The template's own words screened (each field shown as its label): what an approver vouches for."""
-    text = domain.sample(template.body, fields_of(template)).text
-    return screen(text, policy=policy_of(unit_of(template)), today=(now or utcnow()).date())
+    """The template's own words screened, each field shown as its label, and each value of its choice lists:
+    what an approver vouches for, so what an update from it may say without a second approval."""
+    specs, policy, today = fields_of(template), policy_of(unit_of(template)), (now or utcnow()).date()
+    found = screen(domain.sample(template.body, specs).text, policy=policy, today=today)
+    for choice in dict.fromkeys(c for s in specs if s.type == domain.CHOICE for c in s.choices):
+        found += screen(choice, policy=policy, today=today)
+    return found
+
+
+def read_at_approval(session: Session, template: PostTemplate) -> list[dict]:
+    """The warnings the approver of this version acknowledged: the trail keeps them with the approval."""
+    for details in session.scalars(select(AuditEvent.details).where(
+            AuditEvent.object_type == "template", AuditEvent.object_id == str(template.id),
+            AuditEvent.action == "template.approved").order_by(AuditEvent.seq.desc())):
+        approved = json.loads(details or "{}")
+        if approved.get("version") == template.version:
+            return list(approved.get("acknowledged_findings") or [])
+    return []
 
 
 def unit_of(template: PostTemplate) -> Unit:
@@ -225,34 +252,22 @@ def suspend_template(session: Session, actor, template_id: int, reason: str,
     return t
 
 
-def _screened(t: PostTemplate, rendered: domain.Rendered, acknowledged: bool, now: datetime) -> list[Finding]:
-    """Screen the filled text; a blocking finding stops it, naming the words and the field they are in."""
+def _screened(session: Session, t: PostTemplate, rendered: domain.Rendered, send_to_approver: bool,
+              now: datetime) -> template_gate.Decision:
+    """Screen the filled text: a blocking finding stops it, naming the words and the field they are in; a
+    warning the template's approval does not cover stops it until the person says to send it to an approver."""
     findings = screen(rendered.text, policy=policy_of(unit_of(t)), today=now.date())
-    needs = gate.requirement(findings)
-    labels = {s.name: s.label for s in fields_of(t)}
-    if needs.blocked or (needs.needs_acknowledgement and not acknowledged):
-        errors: dict[str, list[str]] = {}
-        for f in needs.blocking or needs.warnings:
-            name = domain.field_at(rendered, f.start, f.end)
-            errors.setdefault(f"values.{name}" if name else "body", []).append(gate.describe(f))
-        if needs.blocked:
-            where = sorted({labels.get(domain.field_at(rendered, f.start, f.end), "the template's text")
-                            for f in needs.blocking})
-            words = ", ".join(dict.fromkeys(f"“{f.matched}” ({f.label.lower()})" for f in needs.blocking))
-            raise ValidationFailed(f"Nothing was published: the screening found {words} in {', '.join(where)}, "
-                                   "which may not be published. Change the value and post again.",
-                                   field_errors=errors)
-        errors[gate.ACKNOWLEDGE_FIELD] = ["Tick this to confirm you have read the warnings."]
-        words = ", ".join(dict.fromkeys(f"“{f.matched}” ({f.label.lower()})" for f in needs.warnings))
-        raise ValidationFailed(f"Nothing was published yet: the screening warns about {words}. Read the warnings, "
-                               "then tick “I have read the warnings” to post it (or change the value).",
-                               field_errors=errors)
-    return list(needs.warnings)
+    decision = template_gate.decide(findings, rendered, fields_of(t),
+                                    read_at_approval(session, t) if findings else [])
+    template_gate.refuse(decision, send_to_approver)
+    return decision
 
 
 def publish_from_template(session: Session, actor, template_id: int, values: dict, scheduled_at: datetime | None = None,
                           acknowledge_warnings: bool = False, now: datetime | None = None) -> Published:
-    """Post an update from an approved template: approved at once (the template was), queued for its time."""
+    """Post an update from an approved template: approved at once (the template was), queued for its time; or,
+    when the screening warns about what was filled in and the person ticked to send it on
+    (`acknowledge_warnings`), submitted for the usual approvals of its channels, like any post."""
     now = now or utcnow()
     # a suspension at the same moment waits for this, or stops it
     t = lock(session, PostTemplate, template_id, "template")
@@ -268,12 +283,14 @@ def publish_from_template(session: Session, actor, template_id: int, values: dic
     wf.check_schedule(scheduled_at, now, field="scheduled_at")
     clean = domain.validate_values(fields_of(t), values or {})
     rendered = domain.render(t.body, clean)
-    warnings = _screened(t, rendered, acknowledge_warnings, now)
-    post = Post(author_id=actor.id, body=rendered.text, status=wf.APPROVED, version=1, created_at=now,
-                updated_at=now, submitted_at=now, template_id=t.id, template_version=t.version,
-                template_values=json.dumps(clean, sort_keys=True, ensure_ascii=False))
+    decision = _screened(session, t, rendered, acknowledge_warnings, now)
+    to_approver = decision.needs_approver
+    post = Post(author_id=actor.id, body=rendered.text, status=wf.IN_REVIEW if to_approver else wf.APPROVED,
+                version=1, created_at=now, updated_at=now, submitted_at=now, template_id=t.id,
+                template_version=t.version, template_values=json.dumps(clean, sort_keys=True, ensure_ascii=False))
     for c in channels:
-        target = Target(channel_id=c.id, scheduled_at=scheduled_at, status=wf.T_QUEUED, attempts=0)
+        target = Target(channel_id=c.id, scheduled_at=scheduled_at, status=wf.T_PENDING if to_approver else wf.T_QUEUED,
+                        attempts=0)
         target.channel = c
         post.targets.append(target)
     post.content_hash = wf.content_hash(post.body, None, [wf.TargetSpec(c.id, None, scheduled_at) for c in channels])
@@ -285,7 +302,9 @@ def publish_from_template(session: Session, actor, template_id: int, values: dic
     session.add(post)
     session.flush()
     approver = session.get(User, t.approved_by_id) if t.approved_by_id else None
-    audit_trail.record(session, actor, "post.published_from_template", "post", post.id, post_id=post.id,
+    # The action itself says which way it went; the details say why, and which warnings.
+    action = "post.submitted_from_template" if to_approver else "post.published_from_template"
+    audit_trail.record(session, actor, action, "post", post.id, post_id=post.id,
                        unit_id=t.unit_id, now=now, details={
                            "template_id": t.id, "template_name": t.name, "template_version": t.version,
                            "template_hash": t.content_hash,
@@ -293,9 +312,32 @@ def publish_from_template(session: Session, actor, template_id: int, values: dic
                            "values": clean, "text": post.body, "content_hash": post.content_hash,
                            "channels": [c.id for c in channels],
                            "scheduled_at": scheduled_at.isoformat() if scheduled_at else None,
-                           "acknowledged_findings": [f.as_dict() for f in warnings]})
+                           "approval": "approver" if to_approver else "template",
+                           "approval_reason": template_gate.approval_reason(decision),
+                           "warnings": decision.reasons(),
+                           "covered_warnings": [f.as_dict() for f in decision.covered],
+                           **({"approvals_required": {str(c.id): c.approvals_required for c in channels}}
+                              if to_approver else {})})
     session.commit()
-    return Published(post, warnings)
+    return Published(post, decision)
+
+
+ORIGIN_ACTIONS = ("post.published_from_template", "post.submitted_from_template")
+
+
+def origin_of(session: Session, post: Post) -> tuple[PostTemplate, dict, dict] | None:
+    """(template, values, the trail's account of how it was made) for a post made from a template; None for
+    any other post. Posts made before updates could be sent to an approver have no `approval`: the template."""
+    if not post.template_id:
+        return None
+    t = session.get(PostTemplate, post.template_id)
+    if t is None:
+        return None
+    made = session.scalar(select(AuditEvent.details).where(
+        AuditEvent.post_id == post.id, AuditEvent.action.in_(ORIGIN_ACTIONS)).order_by(AuditEvent.seq).limit(1))
+    details = json.loads(made or "{}")
+    details.setdefault("approval", "template")
+    return t, json.loads(post.template_values or "{}"), details
 
 
 def visible_templates(session: Session, user) -> list[PostTemplate]:

@@ -18,7 +18,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from ..domain import limits
+from ..domain import limits, template_gate
 from ..domain import post_templates as domain
 
 ROWS, MAX_ROWS = 4, domain.MAX_FIELDS
@@ -35,7 +35,8 @@ class FieldRow(Form):
     label = StringField("Label for staff", filters=[_strip], render_kw={"placeholder": "Road"})
     type = SelectField("Type", default="",
                        choices=[SelectChoice("", "—"), *(SelectChoice(k, v) for k, v in domain.FIELD_TYPES.items())])
-    limit = StringField("Most characters (text)", filters=[_strip], render_kw={"inputmode": "numeric", "size": 4})
+    limit = StringField("Most characters (text) or highest number (number)", filters=[_strip],
+                        render_kw={"inputmode": "numeric", "size": 6})
     choices = TextAreaField("Choices, one per line (choice)", render_kw={"rows": 3})
 
 
@@ -108,7 +109,7 @@ def publish_form(specs, bind: bool = True):
                                            SelectChoice("later", "At a time")], default="now")
         scheduled_at = StringField("Time", filters=[_strip], render_kw={"type": "datetime-local"},
                                    validators=[Optional()])
-        acknowledge_warnings = BooleanField("I have read the warnings")
+        acknowledge_warnings = BooleanField(template_gate.SEND_LABEL + " (I have read the warnings)")
 
     for spec in specs:
         kw = {"name": f"values.{spec.name}", "description": spec.describe()}
@@ -118,6 +119,8 @@ def publish_form(specs, bind: bool = True):
                                 default="", validate_choice=False, **kw)  # the service says what is allowed
         elif spec.type == domain.TIME:
             field = StringField(spec.label, filters=[_strip], render_kw={"type": "time"}, **kw)
+        elif spec.type == domain.NUMBER:  # inputmode, not type=number: browsers differ on what a number is
+            field = StringField(spec.label, filters=[_strip], render_kw={"inputmode": "numeric", "size": 7}, **kw)
         else:
             field = StringField(spec.label, filters=[_strip], render_kw={"maxlength": spec.limit}, **kw)
         setattr(_PublishForm, f"value_{spec.name}", field)

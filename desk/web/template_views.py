@@ -1,5 +1,6 @@
 """The template pages: each unit's templates, writing and approving them, suspending one at once, and
-the fast "post an update" form that shows unit staff only the fields to fill in during an event."""
+the fast "post an update" form that shows unit staff only the fields to fill in during an event (an update
+whose values draw a screening warning goes to an approver instead, once the person ticks to send it)."""
 from __future__ import annotations
 
 import json
@@ -34,11 +35,8 @@ bp = Blueprint("update_templates", __name__, url_prefix="/templates")
 
 @bp.app_template_global("template_origin_of")
 def template_origin_of(post) -> tuple | None:
-    """(template, values) for a post made from a template; None for any other post."""
-    if post is None or not post.template_id:
-        return None
-    t = db().get(PostTemplate, post.template_id)
-    return (t, from_json(post.template_values)) if t is not None else None
+    """(template, values, how it was made) for a post made from a template; None for any other post."""
+    return service.origin_of(db(), post) if post is not None else None
 
 
 @bp.app_template_filter("fromjson")
@@ -167,6 +165,7 @@ def _render_view(t: PostTemplate, approve_form=None, suspend_form=None, status: 
         "update_templates/view.html", t=t, unit=db().get(Unit, t.unit_id), channels=channels,
         specs=service.fields_of(t), sample=domain.sample(t.body, service.fields_of(t)).text, findings=findings,
         needs_ack=gate.requirement(findings).needs_acknowledgement, may=may, editor_is_me=editor == user.id,
+        free_text=domain.has_free_text(service.fields_of(t)),
         approve_form=approve_form, suspend_form=suspend_form or SuspendForm(formdata=None),
         suspension=service.suspension(db(), t), history=service.history(db(), t), labels=domain.STATUSES,
     ), status
@@ -234,7 +233,8 @@ def _local(text: str):
 @bp.route("/<int:template_id>/post", methods=["GET", "POST"])
 @login_required
 def publish(template_id: int):
-    """Post an update: fill in the fields, and it goes out at once (or at its time) without a second approval."""
+    """Post an update: fill in the fields, and it goes out at once (or at its time) without a second approval,
+    unless the screening warns about what was filled in: then, once ticked, it goes to an approver."""
     t = _visible(template_id)
     specs = service.fields_of(t)
     if request.method == "GET":
@@ -263,6 +263,12 @@ def publish(template_id: int):
         return _render_publish(t, form, warned=gate.ACKNOWLEDGE_FIELD in exc.field_errors,
                                status=exc.http_status)
     post = result.post
-    flash(("Posted: it goes out within seconds" if when is None else "Scheduled: it goes out at its time")
-          + " on " + ", ".join(tg.channel.name for tg in post.targets) + ".", "success")
+    names = ", ".join(tg.channel.name for tg in post.targets)
+    if result.sent_for_approval:
+        flash(f"Sent for approval: the screening warned about what was filled in, which the template's approval "
+              f"does not cover. An approver of {names} must approve it before it goes out; it is in their "
+              "approvals queue, and this page shows when it is decided.", "success")
+    else:
+        flash(("Posted: it goes out within seconds" if when is None else "Scheduled: it goes out at its time")
+              + f" on {names}.", "success")
     return redirect(url_for("posts.view_post", post_id=post.id))
