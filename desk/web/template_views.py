@@ -195,8 +195,8 @@ def approve(template_id: int):
     except WorkflowConflict as exc:
         flash(exc.message, "error")
         return redirect(url_for(".view", template_id=template_id))
-    flash("Approved. Staff who may post to its channels can now post updates from it, without a second approval.",
-          "success")
+    flash("Approved. Staff who may post to its channels can now post updates from it without a second approval, "
+          "unless the screening warns about what they type in: those go to an approver.", "success")
     return redirect(url_for(".view", template_id=template_id))
 
 
