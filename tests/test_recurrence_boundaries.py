@@ -348,6 +348,7 @@ def test_the_days_in_words_say_which_days(text, words):
     ("15/30 * * * *", "Every day, every 30 minutes from 15 minutes past the hour"),
     ("5/15 * * * *", "Every day, every 15 minutes from 5 minutes past the hour"),
     ("0,30 8-11 * * *", "Every day, every 30 minutes from 08:00 to 11:30"),
+    ("15/30 8-11 * * *", "Every day, every 30 minutes from 08:15 to 11:45"),
     ("*/20 8-10 * * *", "Every day, every 20 minutes from 08:00 to 10:40"),
     ("0,20,45 8-10 * * *", "Every day at 00, 20 and 45 minutes past the hour (hours 08, 09 and 10)"),
     ("0,25 8-11 * * *", "Every day at 00 and 25 minutes past the hour (hours 08, 09, 10 and 11)"),
