@@ -42,10 +42,11 @@ BODY_MAX_BYTES = 2 * 1024 * 1024
 # No request of the API nests deeper than 4 (targets[0].extra.tags[0]); deeper is not a request for it.
 JSON_DEPTH_MAX = 32
 
-# The audit trail copies a text up to this length in full (every comment and reason, every X post, most
-# Facebook posts); a longer one is recorded by its SHA-256 and length, so that a long post saved, edited
-# and submitted does not copy itself into the permanent trail again and again.
-AUDIT_TEXT_MAX = 2_000
+# The audit trail copies a text up to this length in full (every comment and reason, every X post, every
+# YouTube or Flickr description, all but the longest Facebook posts), because an auditor must be able to read
+# back the words a person approved; a longer one is recorded by its SHA-256 and length, so that a long post
+# saved, edited and submitted does not copy itself into the permanent trail again and again.
+AUDIT_TEXT_MAX = DESCRIPTION_MAX
 
 
 def id_problem(value: int) -> str | None:
