@@ -47,6 +47,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.update({k: v for k, v in test_config.items() if k != "ENV"})
     app.config["DESK_SETTINGS"] = settings
+    if settings.trusted_proxies:
+        # Behind a proxy every request comes from the proxy: sign-in limits, the audit trail's addresses and
+        # HTTPS-only headers need the client's address and scheme, which only the trusted hops may report.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
 
     engine = app.config.get("DESK_ENGINE") or make_engine(settings.database_url)
     app.extensions["desk.engine"] = engine

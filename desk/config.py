@@ -76,6 +76,8 @@ class Settings:
     # The mail server (HOST:PORT) and sender for anchors sent by e-mail.
     smtp_server: str = "localhost:25"
     mail_from: str = "desk@localhost"
+    # Reverse proxies in front of the desk whose X-Forwarded-* headers are believed: 0 believes none.
+    trusted_proxies: int = 0
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -139,6 +141,10 @@ def settings_from_env(instance_path: str, env: dict | None = None) -> Settings:
     if idle < 1 or max_hours < 1 or idle > max_hours * 60:
         raise ConfigError(f"DESK_SESSION_IDLE_MINUTES ({idle}) and DESK_SESSION_MAX_HOURS ({max_hours}) must be at "
                           "least 1, and the idle timeout no longer than the whole session.")
+    proxies = _int(env, "DESK_TRUSTED_PROXIES", 0)
+    if not 0 <= proxies <= 5:
+        raise ConfigError(f"DESK_TRUSTED_PROXIES ({proxies}) is how many reverse proxies stand in front of the desk "
+                          "(usually 1): from 0 to 5.")
     anchor = (env.get("DESK_AUDIT_ANCHOR") or "").strip()
     smtp = (env.get("DESK_SMTP_SERVER") or "localhost:25").strip()
     try:
@@ -150,6 +156,7 @@ def settings_from_env(instance_path: str, env: dict | None = None) -> Settings:
     return Settings(
         database_url=db_url,
         secret_key=secret,
+        trusted_proxies=proxies,
         timezone=tz,
         env=desk_env,
         media_dir=media,

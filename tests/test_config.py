@@ -78,3 +78,27 @@ def test_an_image_pixel_limit_out_of_range_is_refused_with_the_range(tmp_path, v
     with pytest.raises(ConfigError) as exc:
         settings_from_env(str(tmp_path), {"DESK_MAX_IMAGE_PIXELS": value})
     assert "DESK_MAX_IMAGE_PIXELS" in str(exc.value) and words in str(exc.value)
+
+
+@pytest.mark.parametrize("proxies, seen", [(0, "127.0.0.1 http"), (1, "203.0.113.7 https")])
+def test_the_client_address_and_scheme_come_from_trusted_proxies_only(sqlite_engine, tmp_path, proxies, seen):
+    """Behind a proxy, sign-in limits and the audit trail need the client's address, not the proxy's; a desk
+    with no proxy declared must not believe a forged X-Forwarded-For."""
+    from flask import request
+
+    from desk import create_app
+
+    app = create_app({"TESTING": True, "DESK_ENGINE": sqlite_engine,
+                      "ENV": {"DESK_SECRET_KEY": "t", "DESK_MEDIA_DIR": str(tmp_path),
+                              "DESK_TRUSTED_PROXIES": str(proxies)}})
+    app.add_url_rule("/test-who", "test_who", lambda: f"{request.remote_addr} {request.scheme}")
+    answer = app.test_client().get("/test-who", headers={"X-Forwarded-For": "203.0.113.7",
+                                                         "X-Forwarded-Proto": "https"})
+    assert answer.get_data(as_text=True) == seen
+
+
+@pytest.mark.parametrize("value", ["-1", "6", "one"])
+def test_a_trusted_proxy_count_out_of_range_is_refused(tmp_path, value):
+    with pytest.raises(ConfigError) as exc:
+        settings_from_env(str(tmp_path), {"DESK_TRUSTED_PROXIES": value})
+    assert "DESK_TRUSTED_PROXIES" in str(exc.value)
