@@ -256,8 +256,11 @@ def test_publish_one_photo_with_its_caption_and_alt_text(fb, tmp_path):
     ref = fb.publisher().publish(req("Road closed", link="https://tfl.gov.uk/a40", media=[photo]))
     sent = fb.server.received("POST", "/v26.0/101000000000001/photos")[0]
     assert sent.files["source"] == JPEG and sent.form["alt_text_custom"] == "Officers at a cordon on the A40"
-    assert sent.form["message"] == "Road closed\n\nhttps://tfl.gov.uk/a40"  # no link preview with a photo
+    # Uploaded unpublished, then one feed post: the upload is never the call that creates the post.
+    assert sent.form["published"] == "false" and "message" not in sent.form
     assert sent.headers["Content-Length"] == str(len(sent.body)) and "Transfer-Encoding" not in sent.headers
+    feed = fb.server.received("POST", "/v26.0/101000000000001/feed")[0].form
+    assert feed["message"] == "Road closed\n\nhttps://tfl.gov.uk/a40"  # no link preview with a photo
     assert fb.fake.objects[ref.id]["kind"] == "post" and len(fb.fake.objects[ref.id]["media"]) == 1
 
 

@@ -8,6 +8,7 @@ from . import (
 )
 from .base import (
                    AuthorizationStart,
+                   ClaimLost,
                    Content,
                    MediaItem,
                    PlatformContext,
@@ -22,5 +23,6 @@ from .base import (
                    registered_platforms,
 )
 
-__all__ = ["AuthorizationStart", "Content", "MediaItem", "RemoteAccount", "PlatformContext", "PlatformError", "Problem",
-           "Publisher", "PublishRequest", "RemoteRef", "publisher_class", "publisher_for", "registered_platforms"]
+__all__ = ["AuthorizationStart", "ClaimLost", "Content", "MediaItem", "RemoteAccount", "PlatformContext",
+           "PlatformError", "Problem", "Publisher", "PublishRequest", "RemoteRef", "publisher_class", "publisher_for",
+           "registered_platforms"]

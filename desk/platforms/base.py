@@ -1,6 +1,7 @@
 """The one interface every platform adapter implements, its vocabulary, and the registry."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
@@ -75,6 +76,17 @@ class PublishRequest:
     # for the platform's clock.
     not_before: datetime | None = None
 
+    # The worker's fence, called right before the one request that creates the post (after every media
+    # upload): it raises ClaimLost when this worker may no longer send it, and otherwise returns the
+    # timeout that request may take. None outside the worker (a check, a test): nothing to ask.
+    fence: Callable[[tuple[float, float]], tuple[float, float]] | None = field(default=None, compare=False,
+                                                                                repr=False)
+
+    def before_create(self, timeout: tuple[float, float]) -> tuple[float, float]:
+        """Every adapter calls this right before the request that creates the post, and gives that request
+        the timeout it returns. Uploads before it may be repeated; that request cannot be taken back."""
+        return timeout if self.fence is None else self.fence(timeout)
+
     def earliest(self, default: float) -> float:
         """The Unix time from which a matching post may be this one: `default` (the adapter's own window)
         or the first attempt's start less ten minutes, whichever is later."""
@@ -102,6 +114,15 @@ class RemoteAccount:
     handle: str | None = None
     credentials: dict = field(default_factory=dict, repr=False)
     details: dict = field(default_factory=dict)  # e.g. a Page's category and tasks
+
+
+class ClaimLost(Exception):
+    """Raised by the fence: this worker may not send the post (its claim was taken over, its lease is
+    running out, or the database did not answer). Nothing was sent; adapters let it through untouched."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
 
 
 class PlatformError(Exception):

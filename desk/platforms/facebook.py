@@ -15,11 +15,12 @@ become channels (each Page its own channel with its own Page token):
                  "can_publish": True,        # the person may create content as the Page
                  "can_post_videos": True})   # publish_video was granted
 
-Publishing: text and link -> `POST /{page}/feed` (message, link); one photo -> `POST /{page}/photos`
-(multipart `source`, `message`); several photos -> each unpublished, then one feed post with
-`attached_media`; one video -> `POST /{page}/videos` on the video host (multipart `source`, title,
-description). Page tokens do not expire, so there is nothing to refresh: when Facebook stops accepting
-one (error 190), the channel needs a reconnect.
+Publishing: text and link -> `POST /{page}/feed` (message, link); photos, one or several -> each uploaded
+unpublished (`POST /{page}/photos`, multipart `source`, `published=false`), then one feed post with
+`attached_media`, so that the call that creates the post is a small one made after every upload, with
+the worker's fence right before it; one video -> `POST /{page}/videos` on the video host (multipart
+`source`, title, description), where the upload itself creates the post. Page tokens do not expire, so
+there is nothing to refresh: when Facebook stops accepting one (error 190), the channel needs a reconnect.
 """
 from __future__ import annotations
 
@@ -77,10 +78,10 @@ class _Graph:
         self.session.close()
 
     def call(self, method: str, path: str, *, video: bool = False, publishing: bool = False,
-             idempotent: bool | None = None, params: dict | None = None, **kwargs) -> dict:
+             idempotent: bool | None = None, params: dict | None = None, timeout=None, **kwargs) -> dict:
         s = self.publisher.settings
         url = s.video(path) if video else s.graph(path)
-        response = send(self.session, method, url, label=LABEL, timeout=self.publisher.context.timeout,
+        response = send(self.session, method, url, label=LABEL, timeout=timeout or self.publisher.context.timeout,
                         idempotent=False if publishing else idempotent,
                         params={**(params or {}), "appsecret_proof": self.proof}, **kwargs)
         body = json_body(response)
@@ -135,32 +136,27 @@ class FacebookPublisher(Publisher):
         with self._graph() as graph:
             page = self._page_id(graph)
             if videos:
-                return self._video(graph, page, content, message)
-            if len(photos) == 1:
-                return self._photo(graph, page, photos[0], message)
+                return self._video(graph, page, content, message, request)
             form = {"message": message} if message else {}
             if photos:
-                # Each photo waits unpublished (retrying one only leaves an unused photo), then one post shows all.
+                # Each photo waits unpublished (retrying one only leaves an unused photo), then one post shows
+                # them all: one photo too, so that no upload is the call that publishes.
                 for index, item in enumerate(photos):
                     uploaded = graph.call("POST", f"/{page}/photos", idempotent=True, **upload_kwargs(
                         {"published": "false", "alt_text_custom": item.alt_text or None}, "source", item))
                     form[f"attached_media[{index}]"] = json.dumps({"media_fbid": str(uploaded["id"])})
             elif content.link:
                 form["link"] = content.link.strip()
-            post = graph.call("POST", f"/{page}/feed", publishing=True, data=form)
+            timeout = request.before_create(self.context.timeout)  # the fence: after the uploads, before the post
+            post = graph.call("POST", f"/{page}/feed", publishing=True, data=form, timeout=timeout)
             return self._ref(post.get("id"), page)
 
-    def _photo(self, graph: _Graph, page: str, item, message: str) -> RemoteRef:
-        body = graph.call("POST", f"/{page}/photos", publishing=True, **upload_kwargs(
-            {"message": message or None, "alt_text_custom": item.alt_text or None}, "source", item))
-        if body.get("post_id"):
-            return self._ref(body["post_id"], page)
-        return self._ref(body.get("id"), page, "photos")
-
-    def _video(self, graph: _Graph, page: str, content: Content, message: str) -> RemoteRef:
+    def _video(self, graph: _Graph, page: str, content: Content, message: str, request: PublishRequest) -> RemoteRef:
         item = next(m for m in content.media if m.mime_type in VIDEO_TYPES)
         title = str((content.extra or {}).get("title") or "").strip() or None
-        body = graph.call("POST", f"/{page}/videos", video=True, publishing=True, **upload_kwargs(
+        # Here the upload is the call that creates the post: the fence comes before its first byte.
+        timeout = request.before_create(self.context.timeout)
+        body = graph.call("POST", f"/{page}/videos", video=True, publishing=True, timeout=timeout, **upload_kwargs(
             {"title": title, "description": message or None}, "source", item))
         return self._ref(body.get("id"), page, "videos")
 

@@ -177,8 +177,10 @@ class FlickrPublisher(Publisher):
             raise PlatformError(PERMANENT, problems[0].message + " Nothing was posted.", code="invalid")
         fields = upload_fields(request.content, request.marker)
         with _Job(self) as job:
+            # The upload is the call that creates the photo: the fence comes before its first byte.
+            timeout = request.before_create(self.context.timeout)
             response = signed_upload(job.session, self.settings.upload_url, fields, request.content.media[0],
-                                     timeout=self.context.timeout, block=self.settings.upload_block_bytes)
+                                     timeout=timeout, block=self.settings.upload_block_bytes)
             photo_id = _photo_id(response)
             return RemoteRef(photo_id, self._url(job.credentials, photo_id))
 

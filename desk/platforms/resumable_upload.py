@@ -7,7 +7,9 @@
 3. On a dropped connection, a timeout or a 5xx: ask the session what it holds (`Content-Range: bytes
    */TOTAL`, no body) and continue from there. 404/410 on the session: it expired, start once more.
 Nothing exists on the platform until the last byte is in, so only an interruption after the last chunk
-leaves the outcome unknown (ambiguous); any earlier one is transient.
+leaves the outcome unknown (ambiguous); any earlier one is transient. For the same reason the last chunk is
+the call that creates the video: `before_last` (the worker's fence) is called right before each sending of
+it, and gives the extra arguments (its timeout) for that request.
 The session URI authorises the upload by itself: it never reaches a log or a message.
 """
 from __future__ import annotations
@@ -44,6 +46,7 @@ class ResumableUpload:
     retries: int = 5
     wait: float = 2.0
     sleep: Callable[[float], None] = lambda seconds: None
+    before_last: Callable[[], dict] = dict
 
     def run(self, start_url: str, metadata: dict, path: str, content_type: str) -> dict:
         size = os.path.getsize(path)
@@ -88,9 +91,11 @@ class ResumableUpload:
                         handle.seek(offset)
                         chunk = handle.read(self.chunk_bytes)
                         end = offset + len(chunk) - 1
-                        sent_last = sent_last or end == size - 1
+                        last = end == size - 1
+                        extra = self.before_last() if last else {}  # may refuse: then nothing is created
+                        sent_last = sent_last or last
                         done, stored = self._exchange(session, chunk, {
-                            "Content-Range": f"bytes {offset}-{end}/{size}", "Content-Type": content_type})
+                            "Content-Range": f"bytes {offset}-{end}/{size}", "Content-Type": content_type}, **extra)
                         if done is None:
                             failures = 0 if stored > offset else failures + 1
                             if failures > self.retries:
@@ -112,10 +117,10 @@ class ResumableUpload:
         done, stored = self._exchange(session, b"", {"Content-Range": f"bytes */{size}", "Content-Length": "0"})
         return done, size if done is not None else stored
 
-    def _exchange(self, session: str, data: bytes, headers: dict) -> tuple[dict | None, int]:
+    def _exchange(self, session: str, data: bytes, headers: dict, **extra) -> tuple[dict | None, int]:
         """One PUT to the session: (resource, 0) when finished, (None, bytes stored) on 308."""
         try:
-            response = self.request("PUT", session, data=data, headers=headers, idempotent=True)
+            response = self.request("PUT", session, data=data, headers=headers, idempotent=True, **extra)
         except PlatformError as error:  # no answer: dropped, timed out, unreachable
             raise _Interrupted(error) from None
         status = response.status_code

@@ -25,16 +25,17 @@ class SessionJob:
     def __exit__(self, *exc) -> None:
         self.session.close()
 
-    def request(self, method: str, url: str, *, idempotent: bool | None = None, **kwargs):
-        """The platform's response whatever its status (after one refresh on a 401)."""
+    def request(self, method: str, url: str, *, idempotent: bool | None = None, timeout=None, **kwargs):
+        """The platform's response whatever its status (after one refresh on a 401). `timeout`: the
+        context's unless given (the fence gives the creating call its own)."""
         p = self.publisher
         full = p.settings.api_base + url if url.startswith("/") else url
-        response = send(self.session, method, full, label=p.label, timeout=p.context.timeout, idempotent=idempotent,
-                        **kwargs)
+        response = send(self.session, method, full, label=p.label, timeout=timeout or p.context.timeout,
+                        idempotent=idempotent, **kwargs)
         if response.status_code == 401 and not self.retried_auth and p.can_refresh(self.credentials):
             self.retried_auth = True
             self.credentials = p.refresh_credentials(self.credentials)
             self.session.close()
             self.session = p.open_session(self.credentials)
-            return self.request(method, url, idempotent=idempotent, **kwargs)
+            return self.request(method, url, idempotent=idempotent, timeout=timeout, **kwargs)
         return response

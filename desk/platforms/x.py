@@ -203,7 +203,9 @@ class XPublisher(Publisher):
             body: dict = {"text": text} if text else {}
             if media_ids:
                 body["media"] = {"media_ids": media_ids}
-            data = job.call("POST", "/2/tweets", json=body, ok=(200, 201), idempotent=False).get("data") or {}
+            timeout = request.before_create(self.context.timeout)  # the fence: after the uploads, before the post
+            data = job.call("POST", "/2/tweets", json=body, ok=(200, 201), idempotent=False,
+                            timeout=timeout).get("data") or {}
             if not data.get("id"):
                 raise PlatformError(AMBIGUOUS, "X accepted the post but did not say under which id. The desk will "
                                     "look for it on X before doing anything else.", code="no-id")

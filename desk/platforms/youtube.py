@@ -130,7 +130,8 @@ class YouTubePublisher(Publisher):
         s = self.settings
         with _Job(self) as job:
             upload = ResumableUpload(job.request, lambda r: youtube_error(r, now=self.clock), LABEL,
-                                     s.upload_chunk_bytes, s.upload_retries, s.retry_wait, self.sleep)
+                                     s.upload_chunk_bytes, s.upload_retries, s.retry_wait, self.sleep,
+                                     before_last=lambda: {"timeout": request.before_create(self.context.timeout)})
             resource = upload.run(s.api_base + UPLOAD, video_resource(request.content, s.category_id), video.path,
                                   video.mime_type)
         if not resource.get("id"):
