@@ -120,6 +120,104 @@ def test_permissions_need_a_live_grant_unless_the_units_policy_lets_roles_give_a
     assert not perm.can_draft_for(Person(3), strict, T0)  # grants never loaded: refused, not allowed
 
 
+def says(message: str, *facts: str) -> None:
+    """A message a person reads is a sentence that carries the facts they need."""
+    assert message[:1].isupper() and message.endswith("."), message
+    for fact in facts:
+        assert fact in message, (fact, message)
+
+
+def test_a_live_grant_is_called_live_and_one_past_its_end_expired():
+    g = G()
+    assert rules.state(g, T0) == "live" and rules.STATE_LABELS[rules.state(g, T0)] == "Live"
+    assert rules.state(g, g.expires_at) == rules.EXPIRED
+    assert rules.state(G(status=rules.REVOKED), T0) == rules.REVOKED
+    assert rules.state(G(status=rules.PENDING, starts_at=None, expires_at=None), T0) == rules.PENDING
+
+
+def test_only_an_approved_grant_past_its_end_is_recorded_as_expired():
+    g = G()
+    assert not rules.has_expired(g, T0) and not rules.has_expired(g, g.expires_at - timedelta(seconds=1))
+    assert rules.has_expired(g, g.expires_at)
+    assert not rules.has_expired(G(status=rules.REVOKED), g.expires_at + timedelta(days=1))  # stays revoked
+    assert not rules.has_expired(G(status=rules.PENDING, starts_at=None, expires_at=None), T0)
+
+
+def test_a_one_day_grant_works_for_exactly_one_day():
+    assert rules.period_problems(1, 90) == []
+    one_day = G(expires_at=rules.expiry(T0, 1))
+    assert one_day.expires_at == T0 + timedelta(days=1)
+    assert rules.is_live(one_day, T0) and rules.is_live(one_day, T0 + timedelta(days=1, microseconds=-1))
+    assert not rules.is_live(one_day, T0 + timedelta(days=1))
+    assert rules.expiry(T0, 90) == T0 + timedelta(days=90)
+
+
+def test_a_period_is_a_whole_number_of_days_from_one_to_the_units_maximum():
+    assert rules.period_problems(90, 90) == []
+    refusals = [rules.period_problems(days, 90) for days in (0, -1, 91, "30", 30.0, None)]
+    assert len(refusals[0]) == 1 and refusals == [refusals[0]] * 6
+    says(refusals[0][0], "1 to 90 days")
+
+
+def test_a_business_case_of_exactly_the_minimum_length_is_accepted_and_one_character_less_is_not():
+    exactly = "Cover the May fairs."  # four words
+    assert len(exactly) == rules.MIN_BUSINESS_CASE and rules.business_case_problems(exactly) == []
+    [problem] = rules.business_case_problems(exactly[:-1])
+    says(problem, f"at least {rules.MIN_BUSINESS_CASE} characters", "for how long")
+    assert rules.business_case_problems(f"  {exactly}  ") == []  # the spaces around it do not count
+
+
+def test_a_business_case_needs_four_words_however_long():
+    four = "Supervising Notting-Hill carnival coverage"
+    assert len(four.split()) == rules.MIN_BUSINESS_CASE_WORDS and rules.business_case_problems(four) == []
+    three = "Supervising Notting-Hill carnival-coverage"
+    assert len(three) >= rules.MIN_BUSINESS_CASE and len(rules.business_case_problems(three)) == 1
+
+
+def test_an_empty_business_case_is_asked_for_rather_than_called_too_short():
+    [empty] = rules.business_case_problems(None)
+    assert rules.business_case_problems("   ") == [empty]
+    says(empty, "business case", "why", "for how long")
+    assert rules.business_case_problems("Too short.") != [empty]
+
+
+def test_who_could_post_on_a_day_counts_a_grant_from_its_first_moment_and_not_one_from_the_next_midnight():
+    day = (datetime(2026, 6, 5, tzinfo=UTC), datetime(2026, 6, 6, tzinfo=UTC))
+    assert not rules.was_live_during(G(starts_at=day[1], expires_at=day[1] + timedelta(days=1)), *day)
+    assert rules.was_live_during(G(starts_at=day[0], expires_at=day[0] + timedelta(days=1)), *day)
+    assert rules.was_live_during(G(starts_at=day[1] - timedelta(microseconds=1)), *day)
+    assert not rules.was_live_during(G(starts_at=day[0] - timedelta(days=1), expires_at=day[0]), *day)
+    assert rules.was_live_during(G(status=rules.EXPIRED, starts_at=day[0] - timedelta(days=1),
+                                   expires_at=day[0] + timedelta(seconds=1)), *day)
+
+
+def test_a_grant_without_both_its_start_and_its_end_never_counted():
+    day = (T0, T0 + timedelta(days=1))
+    assert not rules.was_live_during(G(starts_at=None), *day)
+    assert not rules.was_live_during(G(expires_at=None), *day)
+    assert not rules.was_live_during(G(status=rules.PENDING, starts_at=None, expires_at=None), *day)
+
+
+def test_the_deciders_of_a_requester_whose_manager_was_not_loaded_are_their_line_manager():
+    assert rules.deciders(SimpleNamespace(id=1, line_manager_id=2), {3}) == {2}
+    assert rules.deciders(SimpleNamespace(id=1, line_manager_id=1), {3}) == set()  # never oneself
+
+
+def test_the_holder_their_line_manager_the_units_and_the_desks_administrators_may_revoke_a_grant():
+    grant = SimpleNamespace(user_id=1, user=SimpleNamespace(line_manager_id=2))
+    unit_admins = [3]
+    assert rules.may_revoke(Person(1), grant, unit_admins)  # the holder gives it up
+    assert rules.may_revoke(Person(2), grant, unit_admins)
+    assert rules.may_revoke(Person(3), grant, unit_admins)
+    assert rules.may_revoke(Person(4, is_admin=True), grant, unit_admins)  # a desk administrator: any grant
+    assert rules.may_revoke(Person(4, is_admin=True), grant, [])
+    assert not rules.may_revoke(Person(5), grant, unit_admins)
+    assert not rules.may_revoke(Person(5, is_auditor=True), grant, unit_admins)
+    unmanaged = SimpleNamespace(user_id=1, user=SimpleNamespace(line_manager_id=None))
+    assert not rules.may_revoke(Person(5), unmanaged, iter(unit_admins))
+    assert rules.may_revoke(Person(3), unmanaged, iter(unit_admins))
+
+
 # ---- the use cases, on both databases -----------------------------------------------------------
 
 class GrantWorld:
@@ -324,6 +422,33 @@ def test_who_could_post_where_on_a_date_and_its_csv(gw):
     assert actions(s, "grants.exported") == 1
     with pytest.raises(PermissionDenied):
         grant_queries.export_csv(s, w.author, GrantFilter(), io.StringIO())
+
+
+def test_a_desk_administrator_may_revoke_any_grant(gw):
+    s, w = gw.session, gw.w
+    grant = gw.granted(w.author)  # Ada Admin is neither Pat's line manager nor a TSG administrator
+    revoked = grants.revoke(s, w.admin, grant.id, "Suspended pending an investigation.", now=T0 + timedelta(hours=1))
+    assert revoked.status == rules.REVOKED and revoked.revoked_by_id == w.admin.id
+    with pytest.raises(PermissionDenied):
+        gw.draft(w.author, T0 + timedelta(hours=2))
+
+
+def test_who_could_post_on_a_day_starts_at_its_midnight_and_stops_at_the_next(gw):
+    s, w = gw.session, gw.w
+    d = T0.replace(hour=0) + timedelta(days=3)
+    from_next_midnight = gw.granted(w.author, now=d + timedelta(days=1))
+    from_its_midnight = gw.granted(w.approver2, "approver", now=d)
+    one_day_before = gw.granted(w.approver, now=d - timedelta(days=1), period_days=1)  # ends at d's midnight
+
+    def on(day):
+        rows, total = grant_queries.search(s, GrantFilter(live_since=day, live_until=day + timedelta(days=1)),
+                                           now=T0 + timedelta(days=40))
+        assert total == len(rows)
+        return {g.id for g in rows}
+
+    assert on(d) == {from_its_midnight.id}
+    assert on(d + timedelta(days=1)) == {from_its_midnight.id, from_next_midnight.id}
+    assert on(d - timedelta(days=1)) == {one_day_before.id}
 
 
 def test_csv_cells_never_start_a_formula(gw):

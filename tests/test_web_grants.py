@@ -16,7 +16,8 @@ from test_openapi import Contract
 from desk.domain.clock import utcnow
 from desk.domain.timezones import utc_to_local
 from desk.models import AccessGrant, AuditEvent, Channel, Unit
-from desk.services import accounts, admin, event_feeds, grants
+from desk.services import accounts, admin, event_feeds, grants, posts
+from desk.services.posts import PostInput, TargetInput
 
 from conftest import OPERATOR, login, post_form
 
@@ -110,6 +111,25 @@ def test_a_manager_revokes_a_grant_at_once(app, gw, as_):
     assert "Pat Press's access to TSG feed ended now." in text(r)
     assert fetch(app, AccessGrant, grant.id).status == "revoked"
     assert "TSG feed" not in text(as_("author@desk.test").get("/posts/new"))
+
+
+def test_a_grant_holder_sees_the_posts_of_the_granted_channel_and_no_other(app, gw, as_):
+    s, w, now = gw.session, gw.w, utcnow()
+    second = admin.create_channel(s, OPERATOR, gw.unit.id, "training", "TSG second feed")
+    gw.granted(w.author, now=now - timedelta(days=1))
+    asked = grants.request(s, w.author, second.id, "author", CASE, now=now - timedelta(days=1))
+    grants.decide(s, w.manager, asked.id, True, "Agreed.", now=now - timedelta(days=1))
+    to_feed = posts.save_draft(s, w.author, PostInput(body="Kestrel Road reopens at noon.",
+                                                       targets=[TargetInput(gw.channel.id)]), now=now).post
+    to_second = posts.save_draft(s, w.author, PostInput(body="Heron Lane stays shut all week.",
+                                                         targets=[TargetInput(second.id)]), now=now).post
+    gw.granted(w.outsider, "approver", now=now - timedelta(days=1))  # Olly: a role in CO11 only, and this grant
+
+    olly = as_("outsider@desk.test")
+    assert olly.get(f"/posts/{to_feed.id}").status_code == 200
+    assert olly.get(f"/posts/{to_second.id}").status_code == 403
+    listing = text(olly.get("/posts/"))
+    assert "Kestrel Road reopens" in listing and "Heron Lane" not in listing
 
 
 def test_every_grant_filtered_by_day_and_exported(app, gw, as_):

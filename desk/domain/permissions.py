@@ -74,12 +74,14 @@ def post_unit_ids(post) -> set[int]:
     return {t.channel.unit_id for t in post.targets}
 
 
-def can_view_post(user: Actor, post) -> bool:
+def can_view_post(user: Actor, post, now: datetime | None = None) -> bool:
+    """Desk administrators, auditors and the author; anyone with a role in a unit the post goes to; and
+    the holder of a live grant for one of its channels (that channel's posts only, not the unit's)."""
     if user.is_admin or user.is_auditor or post.author_id == user.id:
         return True
     if any(roles_in(user, unit_id) for unit_id in post_unit_ids(post)):
         return True
-    now = utcnow()
+    now = now or utcnow()
     return any(grants.is_live(g, now) and g.channel_id == t.channel_id
                for g in access_grants(user) for t in post.targets)
 
