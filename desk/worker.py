@@ -15,20 +15,20 @@ import os
 import signal
 import threading
 import time
-import traceback
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import exc as db_errors
 from sqlalchemy.engine import Engine
 
-from .domain import rate_limits
+from .domain import leases, rate_limits
 from .domain.clock import utcnow
-from .platforms import PlatformContext, PlatformError, publisher_for
+from .platforms import ClaimLost, PlatformContext, PlatformError, publisher_for
 from .platforms.base import PERMANENT, RATE_LIMITED, TRANSIENT
-from .services import audit_anchors, housekeeping, publishing, reconciling, worker_registry
+from .services import audit_anchors, claim_fence, housekeeping, publishing, reconciling, worker_registry
+from .worker_leases import Fence, Heartbeat, Renewals, database_unavailable
+from .worker_leases import where as _where
 
 log = logging.getLogger("desk.worker")
 
@@ -53,21 +53,6 @@ def worker_id() -> str:
     return worker_registry.new_worker_id()
 
 
-def _where(exc: BaseException) -> str:
-    """Where an unexpected error arose, without its message: messages can carry URLs with tokens."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    if not frames:
-        return type(exc).__name__
-    last = frames[-1]
-    return f"{type(exc).__name__} at {os.path.basename(last.filename)}:{last.lineno}"
-
-
-def database_unavailable(exc: BaseException) -> bool:
-    """An error that waiting cures: the server restarting, the network, SQLite's file busy."""
-    return isinstance(exc, (db_errors.OperationalError, db_errors.InterfaceError)) or (
-        isinstance(exc, db_errors.DBAPIError) and exc.connection_invalidated)
-
-
 class _Inline:
     """An executor that runs each call at once: one pass then publishes everything it claimed (tests)."""
 
@@ -84,11 +69,12 @@ class Runner:
     """One process's publishing: passes, the pool of platform calls, and what is in flight right now.
 
     The heartbeat reads `in_flight()` to renew those leases; a free slot calls `on_free` so the process
-    can pass again without waiting for its clock.
+    can pass again without waiting for its clock. Each call passes the fence right before it creates the
+    post; `renewals` (the heartbeat's, in a long-running process) adds the check that the leases are fresh.
     """
 
     def __init__(self, session_factory, context: PlatformContext, worker: str, settings, *, executor=None,
-                 on_free=None, stopping: threading.Event | None = None):
+                 on_free=None, stopping: threading.Event | None = None, renewals: Renewals | None = None):
         self.sessions, self.context, self.worker, self.settings = session_factory, context, worker, settings
         self.executor = executor or _Inline()
         self.on_free = on_free or (lambda: None)
@@ -100,6 +86,7 @@ class Runner:
         # SQLite has one writer: its transactions take turns here rather than read what another is changing.
         self._db = threading.Lock() if bind is not None and bind.dialect.name == "sqlite" else None
         self.last_error: str | None = None
+        self.fence = Fence(session_factory, worker, settings, renewals, db=self.db)
 
     def db(self):
         return self._db or nullcontext()
@@ -174,10 +161,13 @@ class Runner:
 
     def _attempt_and_record(self, claim: publishing.Claim, now: datetime | None) -> str | None:
         started = time.monotonic()
-        error = ref = None
+        error = ref = lost = None
         with rate_limits.observing() as seen:
             try:
-                ref = publisher_for(claim.channel, self.context).publish(claim.request)
+                request = replace(claim.request, fence=self.fence.for_claim(claim, now))
+                ref = publisher_for(claim.channel, self.context).publish(request)
+            except ClaimLost as refused:  # the fence: nothing was sent
+                lost = refused.reason
             except PlatformError as exc:
                 error = exc
             except Exception as exc:  # an adapter bug must not stop the other targets
@@ -190,6 +180,14 @@ class Runner:
         pacing = rate_limits.after_call(claim.channel.platform, seen, at, retry_after=(
             error.retry_after if error is not None and error.error_class == RATE_LIMITED else None))
         s = self.settings
+        if lost is not None:
+            outcome = self._record(f"target={claim.target_id}", lambda session: claim_fence.record_claim_lost(
+                session, claim, self.worker, lost, now=now, pacing=pacing))
+            log.warning("attempt target=%s post=%s channel=%s platform=%s attempt=%s outcome=claim_lost reason=%s "
+                        "then=%s duration_ms=%s worker=%s", claim.target_id, claim.post_id, claim.channel.id,
+                        claim.channel.platform, claim.attempt_no, lost, outcome or "unrecorded",
+                        round((time.monotonic() - started) * 1000), self.worker)
+            return outcome
         if error is None:
             outcome = self._record(f"target={claim.target_id}", lambda session: publishing.record_success(
                 session, claim, self.worker, ref, now=now, pacing=pacing))
@@ -333,35 +331,32 @@ def configure_logging(level: int = logging.INFO) -> None:
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
 
-class Heartbeat(threading.Thread):
-    """Every few seconds: we are alive, and the leases of our calls under way run on. A database outage
-    costs a log line and a retry next beat, never the thread."""
+class StopOnSignal:
+    """What SIGTERM and SIGINT do: mark the worker as stopping, and shut its clock down from another thread.
 
-    def __init__(self, session_factory, runner: Runner, settings):
-        super().__init__(name="desk-heartbeat", daemon=True)
-        self.sessions, self.runner, self.settings = session_factory, runner, settings
-        self.done = threading.Event()
+    Not from the handler itself: the signal runs the handler on the main thread wherever it stands, which
+    may be inside the scheduler handing a job to its threads, holding the pool's lock that shutting down
+    needs; the handler would wait for its own thread for ever (seen when SIGTERM came right after SIGCONT,
+    as the missed ticks were being handed out)."""
 
-    def beat(self) -> None:
-        with self.sessions() as session:
-            worker_registry.beat(session, self.runner.worker, self.runner.in_flight(),
-                                 lease_seconds=self.settings.lease_seconds, pool_size=self.settings.worker_pool_size,
-                                 last_error=self.runner.last_error)
+    def __init__(self, scheduler, stopping: threading.Event):
+        self.scheduler, self.stopping = scheduler, stopping
+        self.thread: threading.Thread | None = None
 
-    def run(self) -> None:
-        failing = False
-        while not self.done.wait(self.settings.worker_heartbeat_seconds):
-            try:
-                self.beat()
-            except Exception as exc:
-                if not failing:
-                    log.error("heartbeat failed: %s; trying again every %s s", _where(exc),
-                              self.settings.worker_heartbeat_seconds)
-                failing = True
-                continue
-            if failing:
-                log.info("heartbeat: the database answers again")
-                failing = False
+    def __call__(self, signum, _frame) -> None:
+        if self.stopping.is_set():
+            return
+        self.stopping.set()
+        log.info("%s received: finishing the calls under way, then stopping", signal.Signals(signum).name)
+        self.thread = threading.Thread(target=self._shut_down, name="desk-stop", daemon=True)
+        self.thread.start()
+
+    def _shut_down(self) -> None:
+        try:
+            self.scheduler.remove_all_jobs()
+            self.scheduler.shutdown(wait=False)
+        except Exception as exc:  # not running (yet, or any more): the stop is under way all the same
+            log.debug("scheduler not shut down: %s", type(exc).__name__)
 
 
 class Passes:
@@ -424,8 +419,9 @@ def serve(settings, engine: Engine, session_factory) -> None:
         except Exception as exc:  # the scheduler is shutting down: the stop is under way anyway
             log.debug("no wake-up scheduled: %s", type(exc).__name__)
 
+    renewals = Renewals(settings.lease_seconds, leases.margin_seconds(settings.worker_heartbeat_seconds))
     runner = Runner(session_factory, PlatformContext(settings, session_factory), me, settings, executor=pool,
-                    on_free=lambda: soon("slot-freed"), stopping=stopping)
+                    on_free=lambda: soon("slot-freed"), stopping=stopping, renewals=renewals)
 
     def one_pass(upkeep: bool) -> None:
         if stopping.is_set():
@@ -451,19 +447,12 @@ def serve(settings, engine: Engine, session_factory) -> None:
     passes = Passes(one_pass)
     with session_factory() as s:
         worker_registry.register(s, me, settings.worker_pool_size)
-    heartbeat = Heartbeat(session_factory, runner, settings)
+    heartbeat = Heartbeat(session_factory, runner, settings, renewals)
     heartbeat.start()
     scheduler.add_job(passes.tick, "interval", seconds=settings.worker_tick_seconds, id="publish-pass",
                       next_run_time=datetime.now(UTC))
 
-    def stop(signum, _frame) -> None:
-        if stopping.is_set():
-            return
-        stopping.set()
-        log.info("%s received: finishing the calls under way, then stopping", signal.Signals(signum).name)
-        scheduler.remove_all_jobs()
-        scheduler.shutdown(wait=False)
-
+    stop = StopOnSignal(scheduler, stopping)
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     log.info("worker %s started: %s calls at once, a pass every %s s, heartbeat every %s s, lease %s s, on %s",
              me, settings.worker_pool_size, settings.worker_tick_seconds, settings.worker_heartbeat_seconds,

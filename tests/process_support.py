@@ -269,6 +269,14 @@ class WorkerProcess:
             os.kill(self.pid, signal.SIGKILL)
         self.process.wait(timeout=10)
 
+    def pause(self) -> None:
+        """SIGSTOP: every thread frozen where it stands, sockets and claims held, as in a paused machine."""
+        os.kill(self.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self.running():
+            os.kill(self.pid, signal.SIGCONT)
+
     def stop(self, timeout: float = 20.0) -> int:
         if self.running():
             self.process.send_signal(signal.SIGTERM)

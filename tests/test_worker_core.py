@@ -17,7 +17,7 @@ from desk.db import is_postgres
 from desk.domain import rate_limits
 from desk.domain import workflow as wf
 from desk.domain.person_decisions import NEEDS_PERSON
-from desk.models import AuditEvent, Channel, Post, PublishAttempt, Target, Worker
+from desk.models import AuditEvent, Channel, Post, PublishAttempt, StrayCopy, Target, Worker
 from desk.platforms import PlatformContext, PlatformError, RemoteRef
 from desk.platforms.base import RATE_LIMITED
 from desk.services import publishing, worker_registry
@@ -197,9 +197,13 @@ def test_a_second_publication_is_told_not_hidden(world, now):
     [claim] = publishing.claim_due(s, ME, now=now, lease_seconds=60)
     publishing.expire_leases(s, OTHER, now=now + timedelta(seconds=61))
     publishing.record_success(s, claim, ME, RemoteRef("r-1"), now=now + timedelta(seconds=62))
-    publishing.record_success(s, claim, OTHER, RemoteRef("r-2"), now=now + timedelta(seconds=63))
+    publishing.record_success(s, claim, OTHER, RemoteRef("r-2", "https://x.com/desk/status/2"),
+                              now=now + timedelta(seconds=63))
     assert fresh(s, Target, claim.target_id).remote_id == "r-1"
-    assert actions(s, claim.target_id)[-1] == "target.published_twice"
+    assert actions(s, claim.target_id)[-1] == "target.sent_after_takeover"
+    [copy] = s.scalars(select(StrayCopy)).all()  # kept for a person to remove, not only told
+    assert (copy.target_id, copy.remote_id, copy.remote_url, copy.worker, copy.removed_at) == (
+        claim.target_id, "r-2", "https://x.com/desk/status/2", OTHER, None)
 
 
 # ---- the exact wake-up ----------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from ..domain.timezones import display
 from ..models import AuditEvent, Channel, Post, PublishAttempt, Target
 from ..platforms import PlatformError, PublishRequest, RemoteRef
 from ..platforms.base import AMBIGUOUS, AUTH, PERMANENT, RATE_LIMITED, TRANSIENT
-from . import post_screening
+from . import post_screening, stray_copies
 from .audit_trail import SystemActor, record, record_target
 from .common import lock
 from .pauses import active as active_pauses
@@ -246,9 +246,11 @@ def record_success(session: Session, claim: Claim, worker: str, ref: RemoteRef, 
     ours = target.status == wf.T_SENDING and target.claimed_by == worker
     details = {"remote_id": ref.id, "url": ref.url, "attempt": claim.attempt_no}
     if target.status == wf.T_PUBLISHED:
-        if target.remote_id != ref.id:  # another worker published it too: a person removes one
-            record_target(session, actor, "target.published_twice", target, now, first_remote_id=target.remote_id,
-                          **details)
+        if target.remote_id != ref.id:
+            # Sent after another worker had taken it over and published it (this one was frozen, or cut off
+            # from the database, inside the creating call): a second copy, shown to a person to remove.
+            stray_copies.found(session, actor, target, worker, ref.id, ref.url, claim.attempt_id, claim.attempt_no,
+                               now)
         session.commit()
         return target.status
     if target.status in (wf.T_CANCELLED, wf.T_RETRACTED):
@@ -281,8 +283,11 @@ def record_failure(session: Session, claim: Claim, worker: str, error: PlatformE
         record(session, actor, "channel.needs_reconnect", "channel", channel.id, channel_id=channel.id,
                unit_id=channel.unit_id, now=now, details={"code": error.code, "message": error.message})
     if not (target.status == wf.T_SENDING and target.claimed_by == worker):
-        # Our lease ran out meanwhile: the target is being reconciled or was settled; leave it be.
+        # Our lease ran out meanwhile: the target is being reconciled or was settled; leave it be, and say so.
         attempt.outcome = "superseded"
+        record_target(session, actor, "target.attempt_superseded", target, now, attempt=claim.attempt_no,
+                      error_class=error.error_class, code=error.code, status_now=target.status,
+                      claimed_by_now=target.claimed_by)
         session.commit()
         return target.status
     target.claimed_by, target.lease_until = None, None

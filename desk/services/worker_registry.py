@@ -12,7 +12,7 @@ import socket
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ..domain import workflow as wf
@@ -46,14 +46,18 @@ def beat(session: Session, worker_id: str, in_flight: Collection[int], *, lease_
     """Say we are alive and renew the leases of the targets we are sending; returns how many were renewed.
 
     Only targets still ours and still sending are renewed: one whose lease ran out while the database
-    was away belongs to reconciliation now, and a heartbeat must not pull it back.
+    was away belongs to reconciliation now, and a heartbeat must not pull it back. A row locked by another
+    transaction is passed by (SKIP LOCKED): it is our own outcome being recorded, which may wait its turn
+    for the audit chain, and the beat must not wait behind it while the other leases run out.
     """
     now = now or utcnow()
     renewed = 0
     if in_flight:
+        ours = (select(Target.id)
+                .where(Target.id.in_(sorted(in_flight)), Target.claimed_by == worker_id, Target.status == wf.T_SENDING)
+                .with_for_update(skip_locked=True))
         renewed = session.execute(
-            update(Target)
-            .where(Target.id.in_(sorted(in_flight)), Target.claimed_by == worker_id, Target.status == wf.T_SENDING)
+            update(Target).where(Target.id.in_(ours))
             .values(lease_until=now + timedelta(seconds=lease_seconds))
             .execution_options(synchronize_session=False)).rowcount
     found = session.execute(
