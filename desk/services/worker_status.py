@@ -1,6 +1,6 @@
 """How publishing stands, in one read-only snapshot: the workers and their heartbeats, what each has
 claimed, how much is due, the oldest overdue post, the last day's failures, the channels being paced or
-needing reconnection, and the posts waiting for a person.
+needing reconnection, the posts waiting for a person, and the second copies of posts still to remove.
 
 Both `desk worker --status` and the administrators' page show it. Every figure is counted in the
 database (a force has hundreds of channels and tens of thousands of targets); only short lists are
@@ -20,6 +20,7 @@ from ..domain import pauses as pause_rules
 from ..domain import workflow as wf
 from ..models import Channel, Post, PublishAttempt, Target, Unit, Worker
 from .publishing import LIVE_POST_STATES
+from .stray_copies import CopyRow, open_copies
 
 ALIVE_BEATS = 3        # heartbeats a worker may miss before it counts as not reporting
 FAILURE_WINDOW = timedelta(hours=24)
@@ -115,6 +116,7 @@ class Snapshot:
     paced: list[ChannelRow]
     paced_count: int
     needs_reconnect: list[ChannelRow]
+    stray_copies: list[CopyRow] = field(default_factory=list)  # a post sent twice: a person removes one
 
     @property
     def due_now(self) -> int:
@@ -180,7 +182,8 @@ def snapshot(session: Session, now: datetime, settings, unit_ids: set[int] | Non
         waiting_for_person=counts.get(wf.T_UNKNOWN, 0) + counts.get("late", 0) + counts.get("after_pause", 0),
         oldest_overdue=_oldest_overdue(session, now, scoped),
         failures=failures, failures_by_code=by_code, recent_failures=recent,
-        paced=paced, paced_count=paced_count, needs_reconnect=_needs_reconnect(session, scoped))
+        paced=paced, paced_count=paced_count, needs_reconnect=_needs_reconnect(session, scoped),
+        stray_copies=open_copies(session, unit_ids))
 
 
 def _claims(session: Session, now: datetime, scoped) -> list[ClaimRow]:
@@ -323,4 +326,7 @@ def notes(s: Snapshot) -> list[str]:
     if s.needs_reconnect:
         out.append(f"{len(s.needs_reconnect)} channel(s) need reconnecting: their posts are held until an "
                    "administrator reconnects them on the Channels page.")
+    if s.stray_copies:
+        out.append(f"{len(s.stray_copies)} post(s) went out twice: a worker sent them after another had taken them "
+                   "over and published them. Remove each second copy (see the list below, or the post's page).")
     return out

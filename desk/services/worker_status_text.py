@@ -51,4 +51,8 @@ def render(s: Snapshot, zone: ZoneInfo, waiting: list[Waiting]) -> str:
     lines.append(f"Channels needing reconnection: {len(s.needs_reconnect)}")
     for c in s.needs_reconnect:
         lines.append(f"  {c.name} [{c.unit_code}, {c.platform}] {c.held} held: {c.reason or ''}")
+    lines.append(f"Second copies to remove: {len(s.stray_copies)}")
+    for c in s.stray_copies:
+        lines.append(f"  target {c.target_id} (post {c.post_id}) on {c.channel_name} [{c.unit_code}, {c.platform}], "
+                     f"sent again {at(c.sent_at)}: {c.remote_url or c.remote_id}")
     return "\n".join(lines)

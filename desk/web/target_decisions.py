@@ -1,4 +1,5 @@
-"""The buttons a person uses to settle a post the worker could not: on the post's page, next to the channel.
+"""The buttons a person uses to settle a post the worker could not: on the post's page, next to the channel,
+and the one that removes a post's second copy (sent by a worker after another had taken the post over).
 
 Every form is CSRF-checked (CSRFProtect covers the whole app); a refusal is audited by the service and
 shown as the error page; a decision someone already took comes back as a plain flashed message.
@@ -13,9 +14,10 @@ from wtforms import URLField
 from ..domain.errors import ValidationFailed
 from ..domain.person_decisions import KIND_LABELS
 from ..models import Target, User
+from ..services import stray_copies
 from ..services import target_decisions as svc
 from ..services.common import get_or_404
-from .context import db
+from .context import db, platform_context
 
 bp = Blueprint("decisions", __name__, url_prefix="/targets")
 
@@ -42,8 +44,14 @@ def decision_helpers():
     def waiting():
         return svc.waiting_for_person(db(), me()) if current_user.is_authenticated else []
 
+    def copies(post):
+        cache = g.setdefault("stray_copies_of", {})
+        if post.id not in cache:
+            cache[post.id] = stray_copies.open_for_post(db(), post.id, me()) if current_user.is_authenticated else []
+        return cache[post.id]
+
     return {"target_decision_offers": offers, "waiting_for_person": waiting, "decision_kinds": KIND_LABELS,
-            "published_link_form": PublishedLinkForm}
+            "published_link_form": PublishedLinkForm, "stray_copies_of": copies}
 
 
 def _back(target) -> str:
@@ -92,3 +100,11 @@ def drop_late(target_id: int):
     """Do not send a post whose moment has gone."""
     target = svc.drop_late(db(), me(), target_id)
     return _done(target, f"Post {target.post_id} will not go to {target.channel.name}.")
+
+
+@bp.post("/copies/<int:copy_id>/remove")
+@login_required
+def remove_copy(copy_id: int):
+    """Delete a post's second copy from its platform; the first stays as the published post."""
+    copy = stray_copies.remove(db(), me(), copy_id, platform_context())
+    return _done(copy.target, f"The second copy was deleted from {copy.target.channel.name}; the post is there once.")

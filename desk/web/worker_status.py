@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 
 from ..domain import permissions as perm
 from ..domain.clock import utcnow
-from ..services import target_decisions, worker_status
+from ..services import stray_copies, target_decisions, worker_status
 from ..services.common import ensure
 from .context import db, settings
 
@@ -39,4 +39,5 @@ def index():
     return render_template("admin/workers.html", s=snap, level=level, headline=words,
                            notes=worker_status.notes(snap), spoken=worker_status.spoken,
                            person_waiting=target_decisions.waiting_for_person(db(), user, now),
+                           copies=stray_copies.open_copies(db(), scope, user),
                            whole_desk=scope is None, refresh=REFRESH_SECONDS)
