@@ -1,4 +1,5 @@
 """The workflow's rules as plain Python: transitions, content hashes, four-eyes, roll-up, backoff."""
+import hashlib
 import random
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -103,3 +104,73 @@ def test_channel_block_reasons():
     assert "not live yet" in wf.channel_block_reason("active", NOW + timedelta(hours=1), None, NOW)
     assert wf.channel_block_reason("active", NOW, NOW + timedelta(hours=1), NOW) is None
     assert "closed" in wf.channel_block_reason("active", NOW - timedelta(hours=2), NOW, NOW)
+
+
+def says(message: str, *facts: str) -> None:
+    """A message a person reads is a sentence that carries the facts they need."""
+    assert message[:1].isupper() and message.endswith("."), message
+    for fact in facts:
+        assert fact in message, (fact, message)
+
+
+def test_a_refused_transition_names_the_posts_state_in_words_and_the_action():
+    with pytest.raises(WorkflowConflict) as exc:
+        wf.require_transition(wf.IN_REVIEW, "submit")
+    says(exc.value.message, "awaiting approval", "submitted for approval")
+    with pytest.raises(WorkflowConflict) as exc:
+        wf.require_transition(wf.PUBLISHED, "edit")
+    says(exc.value.message, "published", "edited")
+    with pytest.raises(WorkflowConflict) as exc:  # a state without a label is named as it is
+        wf.require_transition("archived", "approve")
+    says(exc.value.message, "archived", "approved")
+
+
+def test_a_time_equal_to_now_has_already_passed():
+    with pytest.raises(ValidationFailed) as exc:
+        wf.check_schedule(NOW, NOW)
+    says(exc.value.message, "already passed", "As soon as approved")
+    assert list(exc.value.field_errors) == ["scheduled_at"]  # shown beside the form's time field
+    [words] = exc.value.field_errors["scheduled_at"]
+    says(words, "already passed", "As soon as approved")
+    with pytest.raises(ValidationFailed) as exc:
+        wf.check_schedule(NOW - timedelta(days=1), NOW, field="live_from")
+    assert list(exc.value.field_errors) == ["live_from"]
+
+
+def test_a_retry_is_due_at_its_time_exactly():
+    assert wf.is_due(wf.T_RETRYING, None, NOW, NOW)
+    assert wf.is_due(wf.T_RETRYING, None, None, NOW)
+    assert not wf.is_due(wf.T_RETRYING, None, NOW + timedelta(microseconds=1), NOW)
+
+
+class Longest(random.Random):
+    """Jitter that always picks the longest wait it is offered."""
+
+    def uniform(self, a, b):
+        return b
+
+
+def test_the_longest_wait_between_retries_is_an_hour():
+    assert wf.backoff(1, 30, NOW, Longest()) == NOW + timedelta(seconds=30)
+    assert wf.backoff(3, 30, NOW, Longest()) == NOW + timedelta(seconds=120)
+    assert wf.backoff(20, 30, NOW, Longest()) == NOW + timedelta(hours=1)
+    assert wf.backoff(20, 30, NOW, Longest(), cap_seconds=600) == NOW + timedelta(minutes=10)
+    unseeded = wf.backoff(2, 30, NOW)  # without a generator of its own: the module's, still in bounds
+    assert NOW + timedelta(seconds=30) <= unseeded <= NOW + timedelta(seconds=60)
+
+
+def test_no_body_and_an_empty_body_and_no_extra_fields_and_empty_ones_bind_the_same_approval():
+    targets = [wf.TargetSpec(1, None, None, extra="{}")]
+    blank = '{"body":"","link":"","targets":[[1,"",null,"{}",[]]]}'  # docs/hash-formats.md
+    assert wf.content_hash(None, None, targets) == hashlib.sha256(blank.encode("utf-8")).hexdigest()
+    assert wf.content_hash(None, None, targets) == wf.content_hash("", "", targets)
+    assert wf.content_hash("Road closed", None, [wf.TargetSpec(1, None, None, extra="")]) == \
+        wf.content_hash("Road closed", None, targets)
+
+
+def test_why_a_channel_cannot_take_a_post_is_said_in_a_sentence():
+    says(wf.channel_block_reason("needs_reconnect", None, None, NOW), "reconnect", "The post waits")
+    says(wf.channel_block_reason("dormant", None, None, NOW), "dormant", "The post waits")
+    says(wf.channel_block_reason("archived", None, None, NOW), "archived", "publishes nothing")
+    says(wf.channel_block_reason("active", NOW + timedelta(hours=1), None, NOW), "not live yet", "The post waits")
+    says(wf.channel_block_reason("active", None, NOW, NOW), "closed", "The post is held")

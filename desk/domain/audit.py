@@ -91,11 +91,11 @@ def verify_chain(rows: Iterable[Mapping[str, Any]], key: bytes | None = None, *,
                 problem = f"{what} missing before row {seq}: deleted"
             else:
                 problem = f"row {seq} appears again after row {expected_seq - 1}: inserted"
-            return ChainReport(False, checked, problem, seq, expected_prev)
+            return ChainReport(False, checked, problem, seq, expected_prev, keyed_from, key is not None)
         if row["prev_hash"] != expected_prev:
             return ChainReport(
                 False, checked, f"row {seq} does not follow row {seq - 1}: a row was inserted or replaced", seq,
-                expected_prev
+                expected_prev, keyed_from, key is not None
             )
         if row_hash(row) != row["hash"]:
             return ChainReport(False, checked, f"row {seq} was altered: its content no longer matches its hash", seq,
