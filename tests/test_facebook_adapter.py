@@ -140,10 +140,13 @@ def test_no_token_ever_travels_in_an_address(fb, tmp_path):
     publisher.fetch_metrics(ref)
     publisher.find_published(req())
     publisher.delete(ref)
+    proofs = 0
     for recorded in fb.server.requests:
         assert "access_token" not in recorded.query and "EAA" not in json.dumps(recorded.query)
         if recorded.path.startswith("/v26.0/1") or recorded.path.startswith("/v26.0/me"):
             assert len(recorded.query["appsecret_proof"]) == 64
+            proofs += 1
+    assert fb.server.requests and proofs  # the loop ran, and met calls that must carry a proof
 
 
 def test_the_fake_wants_the_app_secret_proof(fb):

@@ -265,6 +265,7 @@ def test_every_rule_has_at_least_eight_examples_each_way():
     for rule in RULES:
         assert sum(r == rule for r, _, _ in MUST_FIND) >= 8, rule
         assert sum(r == rule for r, _ in MUST_PASS) >= 8, rule
+    assert RULES  # the loop ran
 
 
 CLEAN_POSTS = [
@@ -302,9 +303,12 @@ def test_a_finding_says_where_what_and_why():
 
 
 def test_the_words_reported_are_always_the_words_in_the_text():
+    checked = 0
     for _, text, _ in MUST_FIND:
         for f in screen(text, policy=POLICY, today=TODAY):
             assert text[f.start:f.end] == f.matched
+            checked += 1
+    assert checked >= len(MUST_FIND)  # the loops ran: every example was found at least once
 
 
 def test_a_unit_can_change_a_rules_severity_but_not_soften_operational_security():
