@@ -23,7 +23,7 @@ from desk.platforms import PlatformContext
 from desk.services import claim_fence, publishing, worker_registry
 from desk.services.common import lock
 from desk.worker import Runner, StopOnSignal, run_pass
-from desk.worker_leases import Heartbeat, Renewals
+from desk.worker.leases import Heartbeat, Renewals
 from tests.process_support import RestartableProxy, through, upstream_of, wait_for
 
 ME, OTHER = "host-a:10:aaaaaa", "host-b:20:bbbbbb"

@@ -21,9 +21,9 @@ from functools import partial
 
 from sqlalchemy import exc as db_errors
 
-from .domain import leases
-from .platforms import ClaimLost
-from .services import claim_fence, worker_registry
+from ..domain import leases
+from ..platforms import ClaimLost
+from ..services import claim_fence, worker_registry
 
 log = logging.getLogger("desk.worker")
 

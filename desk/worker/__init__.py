@@ -22,13 +22,14 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
-from .domain import leases, rate_limits
-from .domain.clock import utcnow
-from .platforms import ClaimLost, PlatformContext, PlatformError, publisher_for
-from .platforms.base import PERMANENT, RATE_LIMITED, TRANSIENT
-from .services import audit_anchors, claim_fence, housekeeping, publishing, reconciling, worker_registry
-from .worker_leases import Fence, Heartbeat, Renewals, database_unavailable
-from .worker_leases import where as _where
+from ..domain import leases as lease_rules  # not `leases`: that name is this package's leases.py
+from ..domain import rate_limits
+from ..domain.clock import utcnow
+from ..platforms import ClaimLost, PlatformContext, PlatformError, publisher_for
+from ..platforms.base import PERMANENT, RATE_LIMITED, TRANSIENT
+from ..services import audit_anchors, claim_fence, housekeeping, publishing, reconciling, worker_registry
+from .leases import Fence, Heartbeat, Renewals, database_unavailable
+from .leases import where as _where
 
 log = logging.getLogger("desk.worker")
 
@@ -314,7 +315,7 @@ class SqliteWorkerLock:
 def _check_schema(engine: Engine) -> None:
     from alembic.script import ScriptDirectory
 
-    from .migrate import alembic_config, current_revision
+    from ..migrate import alembic_config, current_revision
 
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     current = current_revision(engine)
@@ -419,7 +420,7 @@ def serve(settings, engine: Engine, session_factory) -> None:
         except Exception as exc:  # the scheduler is shutting down: the stop is under way anyway
             log.debug("no wake-up scheduled: %s", type(exc).__name__)
 
-    renewals = Renewals(settings.lease_seconds, leases.margin_seconds(settings.worker_heartbeat_seconds))
+    renewals = Renewals(settings.lease_seconds, lease_rules.margin_seconds(settings.worker_heartbeat_seconds))
     runner = Runner(session_factory, PlatformContext(settings, session_factory), me, settings, executor=pool,
                     on_free=lambda: soon("slot-freed"), stopping=stopping, renewals=renewals)
 
