@@ -61,16 +61,13 @@ def _claimed_by(desk, target_id: int, worker) -> None:
     assert claimed.status == wf.T_SENDING and f":{worker.pid}:" in claimed.claimed_by
 
 
-def test_a_worker_paused_in_an_x_upload_past_its_lease_does_not_post_again(x_desk, workers):
-    desk = x_desk
-    [channel] = desk.x_channels(1)
-    video = desk.stored_media("appeal.mp4", mp4(seconds=12.5, payload_bytes=8192))
-    # Small chunks make several segments; the second is held at X, so the worker is inside its upload.
-    stall = desk.server.stall("POST", r"^/2/media/upload/\d+/append", when="before", skip=1)
-    env = desk.env(**QUICK, DESK_X_UPLOAD_CHUNK_BYTES=2048)
+def _second_publishes_while_the_first_is_frozen(desk, workers, env: dict, stall, channel: int, body: str,
+                                                media_ids: list[int], while_frozen=lambda: None):
+    """Start a worker, approve the post, wait until the worker is held inside its upload, freeze it past its
+    lease, let a second worker publish, run `while_frozen`, then release the held upload; the frozen worker
+    is woken on leaving. Returns the target, the first worker and the second."""
     first = workers.start(env).wait_started()
-    token = secrets.token_hex(6)
-    _, target_id = desk.approved_post(f"Watch the appeal for witnesses. [{token}]", channel, media_ids=[video])
+    _, target_id = desk.approved_post(body, channel, media_ids=media_ids)
     assert stall.wait_arrived(30), workers.logs()
     _claimed_by(desk, target_id, first)
 
@@ -79,8 +76,24 @@ def test_a_worker_paused_in_an_x_upload_past_its_lease_does_not_post_again(x_des
         second = workers.start(env).wait_started()
         wait_for(lambda: desk.status(target_id) == wf.T_PUBLISHED,
                  lambda: f"the second worker to publish\n{workers.logs()}", timeout=40)
-        [tweet] = tweets_with(desk.fake, token)
-        stall.release()  # X takes the paused worker's segment; the answer waits in its socket
+        while_frozen()
+        stall.release()  # the platform takes the frozen worker's bytes; the answer waits in its socket
+    return target_id, first, second
+
+
+def test_a_worker_paused_in_an_x_upload_past_its_lease_does_not_post_again(x_desk, workers):
+    desk = x_desk
+    [channel] = desk.x_channels(1)
+    video = desk.stored_media("appeal.mp4", mp4(seconds=12.5, payload_bytes=8192))
+    # Small chunks make several segments; the second is held at X, so the worker is inside its upload.
+    stall = desk.server.stall("POST", r"^/2/media/upload/\d+/append", when="before", skip=1)
+    env = desk.env(**QUICK, DESK_X_UPLOAD_CHUNK_BYTES=2048)
+    token = secrets.token_hex(6)
+    published = []
+    target_id, first, second = _second_publishes_while_the_first_is_frozen(
+        desk, workers, env, stall, channel, f"Watch the appeal for witnesses. [{token}]", [video],
+        while_frozen=lambda: published.extend(tweets_with(desk.fake, token)))
+    [tweet] = published
 
     late = _late_attempt_recorded(desk, workers, target_id)
     assert late.outcome == "claim_lost", workers.logs()
@@ -119,18 +132,9 @@ def test_a_worker_paused_in_a_facebook_photo_upload_past_its_lease_does_not_post
     photo = desk.stored_media("cordon.jpg", jpeg(64, 48))
     stall = graph.stall("POST", f"{page_path}/photos", when="before")  # the photo's bytes are on their way
     env = desk.env(**QUICK, **fb_env)
-    first = workers.start(env).wait_started()
     token = secrets.token_hex(6)
-    _, target_id = desk.approved_post(f"Officers at the cordon on the A40. [{token}]", channel, media_ids=[photo])
-    assert stall.wait_arrived(30), workers.logs()
-    _claimed_by(desk, target_id, first)
-
-    with paused(first):
-        _past_its_lease(desk, target_id)
-        second = workers.start(env).wait_started()
-        wait_for(lambda: desk.status(target_id) == wf.T_PUBLISHED,
-                 lambda: f"the second worker to publish\n{workers.logs()}", timeout=40)
-        stall.release()  # Facebook takes the paused worker's photo; the answer waits in its socket
+    target_id, first, second = _second_publishes_while_the_first_is_frozen(
+        desk, workers, env, stall, channel, f"Officers at the cordon on the A40. [{token}]", [photo])
 
     late = _late_attempt_recorded(desk, workers, target_id)
     assert late.outcome == "claim_lost", workers.logs()
