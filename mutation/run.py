@@ -3,6 +3,7 @@
     python mutation/run.py [MODULE ...]        # default: every module of desk/domain/
     python mutation/run.py --report [MODULE ...]   # score the last run again, without running
     python mutation/run.py --fingerprint NAME ...  # the line to put in mutation/equivalent.txt
+    python mutation/run.py --check             # as CI: exit 1 when a module of GATED scores under 95%
 
 mutmut makes each small change to the code (a mutant) one at a time and runs the fast domain tests
 that reach the changed function ([tool.mutmut] in pyproject.toml). A mutant no test fails on survived:
@@ -34,6 +35,9 @@ DOMAIN = ROOT / "desk" / "domain"
 WORK = ROOT / "mutants"
 EQUIVALENT = Path(__file__).resolve().parent / "equivalent.txt"
 PREFIX = "desk.domain."
+# The modules whose rules the desk cannot afford to break unnoticed: --check fails when one scores lower.
+GATED = ("workflow", "permissions", "audit", "grants", "timezones", "lateness", "recurrence", "rate_limits")
+GATE = 95.0
 
 # mutmut's exit codes of a mutant's test run, as its own results name them.
 KILLED = {1: "killed", 3: "killed", 36: "timeout", 37: "killed", -24: "timeout", 24: "timeout", 152: "timeout",
@@ -184,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fresh", action="store_true", help="remove mutants/ first and build every mutant anew")
     parser.add_argument("--fail-under", type=float, metavar="PERCENT",
                         help="exit 1 when a module scores lower")
+    parser.add_argument("--check", action="store_true",
+                        help=f"exit 1 when one of {', '.join(GATED)} scores under {GATE:g}%%")
     parser.add_argument("--fingerprint", nargs="+", metavar="NAME",
                         help="print the equivalent.txt line of these mutants (after a run), then stop")
     args = parser.parse_args(argv)
@@ -214,11 +220,13 @@ def main(argv: list[str] | None = None) -> int:
             return code
 
     scores = report(modules, show=not args.quiet)
-    if args.fail_under is not None:
-        low = [f"{m} {s:.1f}%" for m, s in scores if s < args.fail_under]
-        if low:
-            print(f"Below {args.fail_under:g}%: {', '.join(low)}")
-            return 1
+    floors = {m: args.fail_under for m in modules} if args.fail_under is not None else {}
+    if args.check:
+        floors.update({m: max(GATE, floors.get(m, 0.0)) for m in GATED if m in modules})
+    low = [f"{m} {s:.1f}% (needs {floors[m]:g}%)" for m, s in scores if m in floors and s < floors[m]]
+    if low:
+        print(f"Too many mutants survive: {', '.join(low)}")
+        return 1
     return 0
 
 
