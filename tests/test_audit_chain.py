@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timezone
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DatabaseError
+from test_audit_keyed import chain  # the same rows, unkeyed when no key is given
 
 from desk.domain import audit, audit_keys
 from desk.models import AuditEvent
@@ -12,18 +13,6 @@ from desk.services import audit_trail
 from desk.services.audit_trail import SystemActor
 
 T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
-
-
-def chain(n):
-    rows, prev = [], audit.GENESIS
-    for i in range(1, n + 1):
-        row = {"seq": i, "prev_hash": prev, "actor_id": 1, "actor": "a@desk.test", "at": audit.canonical_time(T0),
-               "action": "post.created", "object_type": "post", "object_id": str(i), "unit_id": None,
-               "channel_id": None, "post_id": i, "details": audit.canonical_details({"n": i})}
-        row["hash"] = audit.row_hash(row)
-        prev = row["hash"]
-        rows.append(row)
-    return rows
 
 
 def test_intact_chain():
