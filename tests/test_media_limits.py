@@ -11,7 +11,7 @@ import struct
 
 import pytest
 from PIL import Image
-from sqlalchemy import select
+from sqlalchemy import func, select
 from test_web_posts import as_user, post_data, text_of
 
 from desk import create_app
@@ -263,3 +263,14 @@ def test_an_image_past_pillows_limit_uploaded_through_the_api_is_a_400_not_a_500
     assert answer.status_code == 400
     message = answer.get_json()["message"]
     assert message.startswith("huge.png: It is 14,000 × 14,000 pixels") and "Nothing was stored" in message
+
+
+@pytest.mark.parametrize("unit", ["²", "99999999999"])
+def test_an_upload_to_a_unit_that_cannot_exist_is_a_404_and_stores_nothing(small_limit_app, unit):
+    app, world = small_limit_app, small_limit_app.world
+    author = as_user(app, world.author.email)
+    page = post_form(author, f"/media?unit={unit}", {"file": (io.BytesIO(png_of_zero_rows(10, 10)), "a.png")},
+                     page_url=f"/media?unit={world.unit.id}", content_type="multipart/form-data")
+    assert page.status_code == 404
+    with app.extensions["desk.sessions"]() as s:
+        assert s.scalar(select(func.count()).select_from(Media)) == 0

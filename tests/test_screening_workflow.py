@@ -319,3 +319,16 @@ def test_the_api_returns_findings_refuses_blocks_and_needs_the_acknowledgement(a
     assert approved.status_code == 200 and approved.get_json()["state"] == "approved"
     trail = api.get(f"/audit?post_id={post['id']}&action=post.approved", "auditor").get_json()
     assert trail["events"][0]["details"]["acknowledged_findings"][0]["matched"] == PHONE
+
+
+@pytest.mark.parametrize("channel", ["²", "99999999999", "-1", "0"])
+def test_a_channel_that_names_no_row_is_passed_over_by_the_typing_check(app, web_world, channel):
+    """'²' is a digit to str.isdigit but not to int(), and 99999999999 is beyond the database's integers:
+    neither is a channel, and neither may turn the check into a server error."""
+    w = web_world
+    set_policy(app, w, opsec_terms=[OPSEC])
+    author = as_user(app, w.author.email)
+    answer = post_form(author, "/screening/check", {"text": f"{OPSEC} today", "channel": [channel, w.channel.id]},
+                       page_url="/posts/new")
+    assert answer.status_code == 200
+    assert [f["rule"] for f in answer.get_json()["findings"]] == ["operational_security"]

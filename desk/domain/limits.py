@@ -65,6 +65,12 @@ def whole_number(text: str) -> int | None:
     return int(text)
 
 
+def row_id(text: str) -> int | None:
+    """The id a text names, or None when it can name no row: not ASCII digits, or outside [1, MAX_ID]."""
+    number = whole_number(text)
+    return number if number is not None and not id_problem(number) else None
+
+
 def text_problem(text: str) -> str | None:
     """Why a text cannot be stored or published as it is, or None: a NUL character (PostgreSQL keeps no
     NUL in text, and no platform publishes one), or half of a surrogate pair (not a character at all: no

@@ -9,6 +9,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from ..domain import limits
 from ..domain.errors import DeskError, NotFound, ValidationFailed
 from ..models import AuditEvent, Channel, Unit, User
 from ..services import media as media_service
@@ -77,9 +78,10 @@ def _upload_unit(shown: Unit) -> Unit:
     wanted = request.args.get("unit") or request.form.get("unit")
     if not wanted:
         return shown
-    if not wanted.isdigit():
+    unit_id = limits.row_id(wanted)
+    if unit_id is None:
         raise NotFound(f"There is no unit '{wanted[:40]}', so nothing was stored.")
-    return get_or_404(db(), Unit, int(wanted), "unit")
+    return get_or_404(db(), Unit, unit_id, "unit")
 
 
 @bp.route("/media", methods=["GET", "POST"])

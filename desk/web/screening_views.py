@@ -14,6 +14,7 @@ from sqlalchemy import select
 from wtforms import SelectField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 
+from ..domain import limits
 from ..domain import permissions as perm
 from ..domain.clock import utcnow
 from ..domain.errors import DeskError, ValidationFailed
@@ -111,7 +112,7 @@ def policy(unit_id: int):
 def check():
     """Screen the text being typed with the policies of the chosen channels' units (for the post form)."""
     user = current_user._get_current_object()
-    ids = [int(i) for i in request.form.getlist("channel") if i.isdigit()][:50]
+    ids = [n for n in map(limits.row_id, request.form.getlist("channel")) if n is not None][:50]
     channels = db().scalars(select(Channel).where(Channel.id.in_(ids))).all() if ids else []
     policies = {c.unit_id: c.unit for c in channels
                 if perm.can_draft_for(user, c) or perm.roles_in(user, c.unit_id) or user.is_admin}
