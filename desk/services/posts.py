@@ -17,7 +17,7 @@ from ..platforms import PlatformContext, PlatformError, RemoteRef, publisher_for
 from . import audit_trail, post_screening, recurring
 from .common import ensure, get_or_404
 from .grants import load_access
-from .post_content import canonical_extra, content_of, extra_of, media_items, target_field  # noqa: F401 (read here too)
+from .post_content import canonical_extra, extra_of, target_field
 from .post_screening import problems_of
 
 
